@@ -1,0 +1,3 @@
+"""grtmp: an RTMP server library on gevent and construct."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""Typed exceptions for grtmp.
+
+Everything the library raises on purpose derives from :class:`RTMPError`, so network code can
+catch one type at the session boundary, log one line and close that connection only.
+"""
+
+from __future__ import annotations
+
+
+class RTMPError(Exception):
+    """Root of every grtmp error."""
+
+
+class ProtocolError(RTMPError):
+    """The peer broke the protocol (bad chunk, bad AMF, impossible message)."""
+
+
+class ChunkError(ProtocolError):
+    """A chunk stream could not be decoded (bad header, unknown chunk stream, bad size)."""
+
+
+class AMFError(ProtocolError):
+    """An AMF0/AMF3 value could not be decoded or encoded."""
+
+
+class HandshakeError(ProtocolError):
+    """The RTMP handshake failed (bad version, short read, bad signature)."""
+
+
+class ConnectionClosed(RTMPError):
+    """The peer closed the connection (EOF), possibly in the middle of a message."""
+
+
+class LimitExceeded(ProtocolError):
+    """A configured bound was exceeded (message size, chunk streams, depth, connections)."""
+
+
+class CommandError(RTMPError):
+    """A command the server refuses (bad arguments, name in use, not allowed)."""
+
+    def __init__(self, message: str, code: str = "NetStream.Failed") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CodecError(RTMPError):
+    """A media payload that cannot be parsed."""
+
+
+class FormatError(RTMPError):
+    """A file (for example FLV) whose layout is not valid."""

@@ -1,0 +1,1 @@
+"""Construct declarations of every binary layout grtmp reads or writes (the source of truth)."""
