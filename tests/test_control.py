@@ -1,0 +1,252 @@
+"""Protocol control messages, User Control events and aggregate messages (RTMP 1.0 5.4, 7.1)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grtmp import control
+from grtmp.control import ControlMessage, build_aggregate, parse_control, split_aggregate
+from grtmp.errors import ProtocolError
+from grtmp.formats import control as fmt
+from grtmp.message import Message, PeerBandwidthLimit, UserControlEvent
+
+# (builder call, type id, payload hex) -- layouts of RTMP 1.0 figures 5.4.1-5.4.5 and 7.1.7,
+# all big-endian: 32-bit values, 16-bit event type, 8-bit limit type.
+VECTORS = [
+    (lambda: control.set_chunk_size(128), 1, "00000080"),
+    (lambda: control.set_chunk_size(4096), 1, "00001000"),
+    (lambda: control.set_chunk_size(0x7FFFFFFF), 1, "7fffffff"),
+    (lambda: control.abort(3), 2, "00000003"),
+    (lambda: control.acknowledgement(0x01020304), 3, "01020304"),
+    (lambda: control.acknowledgement(2**32 + 7), 3, "00000007"),  # sequence wraps
+    (lambda: control.window_ack_size(2_500_000), 5, "002625a0"),
+    (lambda: control.set_peer_bandwidth(2_500_000), 6, "002625a002"),
+    (lambda: control.set_peer_bandwidth(5_000_000, PeerBandwidthLimit.HARD), 6, "004c4b4000"),
+    (lambda: control.set_peer_bandwidth(1, PeerBandwidthLimit.SOFT), 6, "0000000101"),
+    (lambda: control.stream_begin(1), 4, "0000" "00000001"),
+    (lambda: control.stream_eof(1), 4, "0001" "00000001"),
+    (lambda: control.stream_dry(2), 4, "0002" "00000002"),
+    (lambda: control.set_buffer_length(1, 3000), 4, "0003" "00000001" "00000bb8"),
+    (lambda: control.stream_is_recorded(1), 4, "0004" "00000001"),
+    (lambda: control.ping_request(0xDEADBEEF), 4, "0006" "deadbeef"),
+    (lambda: control.ping_response(0xDEADBEEF), 4, "0007" "deadbeef"),
+    (lambda: control.user_control(UserControlEvent.STREAM_BEGIN, 0), 4, "0000" "00000000"),
+    (lambda: control.user_control(0x1F, 1), 4, "001f" "00000001"),  # BufferEmpty (extension)
+]
+
+
+@pytest.mark.parametrize(("build", "type_id", "payload"), VECTORS)
+def test_builders_byte_exact(build, type_id, payload):
+    msg = build()
+    assert msg.type_id == type_id
+    assert msg.payload == bytes.fromhex(payload)
+    assert msg.stream_id == 0
+    assert msg.timestamp == 0
+    assert msg.csid == 2
+
+
+@pytest.mark.parametrize(
+    ("type_id", "payload", "expected"),
+    [
+        (1, "00001000", ControlMessage(1, value=4096)),
+        (2, "00000004", ControlMessage(2, value=4)),
+        (3, "ffffffff", ControlMessage(3, value=0xFFFFFFFF)),
+        (5, "002625a0", ControlMessage(5, value=2_500_000)),
+        (6, "002625a001", ControlMessage(6, value=2_500_000, limit_type=PeerBandwidthLimit.SOFT)),
+        (6, "0000000109", ControlMessage(6, value=1, limit_type=9)),  # unknown limit kept raw
+        (4, "000000000001", ControlMessage(4, event=UserControlEvent.STREAM_BEGIN, values=(1,),
+                                           data=b"\0\0\0\1")),
+        (4, "00030000000100000bb8",
+         ControlMessage(4, event=UserControlEvent.SET_BUFFER_LENGTH, values=(1, 3000),
+                        data=bytes.fromhex("0000000100000bb8"))),
+        (4, "000700000010", ControlMessage(4, event=UserControlEvent.PING_RESPONSE, values=(16,),
+                                           data=b"\0\0\0\x10")),
+        # unknown event (SWFVerification request 0x1a, BufferReady 0x20): raw data, no error
+        (4, "001a", ControlMessage(4, event=0x1A)),
+        (4, "002000000001", ControlMessage(4, event=0x20, data=b"\0\0\0\1")),
+        # trailing bytes after the fields are ignored
+        (5, "0000100099", ControlMessage(5, value=4096)),
+    ],
+)
+def test_parse_vectors(type_id, payload, expected):
+    msg = Message(type_id, 0, 0, bytes.fromhex(payload), 2)
+    assert parse_control(msg) == expected
+
+
+def test_parse_accepts_memoryview():
+    msg = Message(1, 0, 0, memoryview(bytes.fromhex("00000100")))
+    assert parse_control(msg).value == 256
+
+
+@pytest.mark.parametrize(
+    ("type_id", "payload"),
+    [
+        (1, ""), (1, "000010"), (2, "000000"), (3, "00"), (5, ""), (6, "00000001"),
+        (4, ""), (4, "00"), (4, "0000"), (4, "0000000000"), (4, "0003000000010000"),
+        (4, "0006000000"),
+        (1, "80000080"),  # Set Chunk Size: the first bit MUST be zero
+        (1, "00000000"),  # chunk size must be at least 1
+        (8, "00000000"),  # not a control message
+    ],
+)
+def test_parse_bad_payload_raises_protocol_error(type_id, payload):
+    with pytest.raises(ProtocolError):
+        parse_control(Message(type_id, 0, 0, bytes.fromhex(payload)))
+
+
+def test_builder_argument_checks():
+    with pytest.raises(ValueError):
+        control.set_chunk_size(0)
+    with pytest.raises(ValueError):
+        control.set_chunk_size(0x80000000)
+    with pytest.raises(ValueError):
+        control.window_ack_size(-1)
+    with pytest.raises(ValueError):
+        control.abort(2**32)
+    with pytest.raises(ValueError):
+        control.set_peer_bandwidth(1, 256)
+    with pytest.raises(ValueError):
+        control.user_control(UserControlEvent.SET_BUFFER_LENGTH, 1)
+    with pytest.raises(ValueError):
+        control.user_control(UserControlEvent.STREAM_BEGIN)
+
+
+def test_set_chunk_size_declaration_reads_the_top_bit():
+    c = fmt.SetChunkSize.parse(bytes.fromhex("80000080"))
+    assert (c.zero, c.chunk_size) == (1, 128)
+
+
+u32 = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 0x7FFFFFFF), u32, u32, st.sampled_from(list(PeerBandwidthLimit)))
+def test_round_trips(chunk, seq, size, limit):
+    assert parse_control(control.set_chunk_size(chunk)).value == chunk
+    assert parse_control(control.acknowledgement(seq)).value == seq
+    assert parse_control(control.abort(seq)).value == seq
+    assert parse_control(control.window_ack_size(size)).value == size
+    p = parse_control(control.set_peer_bandwidth(size, limit))
+    assert (p.value, p.limit_type) == (size, limit)
+    p = parse_control(control.set_buffer_length(seq, size))
+    assert (p.event, p.values) == (UserControlEvent.SET_BUFFER_LENGTH, (seq, size))
+    for build, event in [(control.stream_begin, UserControlEvent.STREAM_BEGIN),
+                         (control.stream_eof, UserControlEvent.STREAM_EOF),
+                         (control.stream_dry, UserControlEvent.STREAM_DRY),
+                         (control.stream_is_recorded, UserControlEvent.STREAM_IS_RECORDED),
+                         (control.ping_request, UserControlEvent.PING_REQUEST),
+                         (control.ping_response, UserControlEvent.PING_RESPONSE)]:
+        p = parse_control(build(seq))
+        assert (p.type_id, p.event, p.values) == (4, event, (seq,))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([1, 2, 3, 4, 5, 6]), st.binary(max_size=12))
+def test_parse_garbage_only_protocol_errors(type_id, payload):
+    try:
+        parse_control(Message(type_id, 0, 0, payload))
+    except ProtocolError:
+        pass
+
+
+# -- aggregate -----------------------------------------------------------------------------------
+
+# Two sub-tags: video 'abc' at 1000 ms, audio 'de' at 1040 ms, stream id 1 (FLV tag layout).
+AGG = bytes.fromhex(
+    "09" "000003" "0003e8" "00" "000001" "616263" "0000000e"
+    "08" "000002" "000410" "00" "000001" "6465" "0000000d"
+)
+
+
+def test_split_aggregate_vector_rebases_timestamps():
+    msg = Message(22, 5000, 7, AGG, 6)
+    subs = list(split_aggregate(msg))
+    assert subs == [
+        Message(9, 5000, 7, b"abc", 6),
+        Message(8, 5040, 7, b"de", 6),
+    ]
+
+
+def test_split_aggregate_extended_timestamp_and_wrap():
+    # first tag at 0x01000000 (extended byte 1), second at 0x01000010; aggregate at 2**32 - 8
+    payload = bytes.fromhex(
+        "09" "000001" "000000" "01" "000000" "aa" "0000000c"
+        "09" "000001" "000010" "01" "000000" "bb" "0000000c"
+    )
+    subs = list(split_aggregate(Message(22, 2**32 - 8, 1, payload)))
+    assert [s.timestamp for s in subs] == [2**32 - 8, 8]
+    assert [s.payload for s in subs] == [b"\xaa", b"\xbb"]
+
+
+def test_build_aggregate_vector_and_declaration():
+    msg = build_aggregate([Message(9, 1000, 1, b"abc"), Message(8, 1040, 1, b"de")])
+    assert msg.type_id == 22 and msg.timestamp == 1000 and msg.stream_id == 1
+    assert msg.payload == AGG
+    tags = fmt.AggregateBody.parse(AGG)
+    assert [(t.tag_type, t.data_size, t.timestamp, t.data, t.back_pointer) for t in tags] == [
+        (9, 3, 1000, b"abc", 14), (8, 2, 1040, b"de", 13)]
+
+
+def test_split_empty_aggregate():
+    assert list(split_aggregate(Message(22, 0, 1, b""))) == []
+
+
+@pytest.mark.parametrize("cut", [1, 5, 10, 11, 13, 16, 18])
+def test_split_truncated_aggregate(cut):
+    with pytest.raises(ProtocolError):
+        list(split_aggregate(Message(22, 0, 1, AGG[:-cut])))
+
+
+def test_split_overlong_subtag():
+    bad = bytearray(AGG)
+    bad[1:4] = (100).to_bytes(3, "big")
+    with pytest.raises(ProtocolError):
+        list(split_aggregate(Message(22, 0, 1, bytes(bad))))
+
+
+def test_split_nested_aggregate_refused():
+    inner = build_aggregate([Message(9, 0, 1, b"x")]).payload
+    outer = build_aggregate([Message(22, 0, 1, inner)])
+    with pytest.raises(ProtocolError):
+        list(split_aggregate(outer))
+
+
+def test_split_refuses_other_types():
+    with pytest.raises(ProtocolError):
+        list(split_aggregate(Message(9, 0, 1, AGG)))
+
+
+sub_messages = st.lists(
+    st.builds(Message, st.sampled_from([8, 9, 18]), u32, st.integers(0, 0xFFFFFF),
+              st.binary(max_size=40)),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(sub_messages, u32, st.integers(0, 2**24))
+def test_aggregate_round_trip_and_agrees_with_declaration(subs, base, stream_id):
+    agg = build_aggregate(subs)
+    # the fast splitter and the construct declaration read the same tags
+    tags = fmt.AggregateBody.parse(agg.payload)
+    assert [bytes(t.data) for t in tags] == [bytes(m.payload) for m in subs]
+    assert [t.timestamp | t.timestamp_extended << 24 for t in tags] == [m.timestamp for m in subs]
+    out = list(split_aggregate(Message(22, base, stream_id, agg.payload, 4)))
+    assert [(m.type_id, m.payload, m.stream_id, m.csid) for m in out] == [
+        (m.type_id, m.payload, stream_id, 4) for m in subs]
+    if subs:
+        first = subs[0].timestamp
+        assert [m.timestamp for m in out] == [
+            (base + m.timestamp - first) % 2**32 for m in subs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=60))
+def test_split_garbage_only_protocol_errors(payload):
+    try:
+        for m in split_aggregate(Message(22, 0, 1, payload)):
+            assert isinstance(m.payload, bytes)
+    except ProtocolError:
+        pass
