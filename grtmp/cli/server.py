@@ -1,0 +1,90 @@
+"""``grtmp-server``: run an RTMP server with sensible defaults and no config file."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from grtmp import __version__
+from grtmp.config import ServerConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grtmp-server", description="Run an RTMP server.")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--port", type=int, default=1935, help="RTMP port (default 1935)")
+    p.add_argument("--chunk-size", type=int, default=4096,
+                   help="outbound chunk size announced to peers (default 4096)")
+    p.add_argument("--no-gop-cache", action="store_true",
+                   help="do not cache the last GOP for late joiners")
+    p.add_argument("--queue-size", type=int, default=1024,
+                   help="messages queued per player before it drops to the next keyframe")
+    p.add_argument("--max-message-size", type=int, default=8 * 1024 * 1024,
+                   help="largest message a peer may send, in bytes (default 8 MiB)")
+    p.add_argument("--max-connections", type=int, default=0,
+                   help="maximum connections in total (0: unlimited)")
+    p.add_argument("--max-connections-per-ip", type=int, default=0,
+                   help="maximum connections from one address (0: unlimited)")
+    p.add_argument("--handshake-timeout", type=float, default=10.0)
+    p.add_argument("--idle-timeout", type=float, default=90.0,
+                   help="close a peer silent for this many seconds (pinged before)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="answer play of an unpublished name with NetStream.Play.StreamNotFound")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"])
+    p.add_argument("--version", action="version", version=f"grtmp {__version__}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.chunk_size < 128 or args.chunk_size > 0x7FFFFFFF:
+        print("grtmp-server: --chunk-size must be between 128 and 2147483647", file=sys.stderr)
+        return 2
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+
+    from grtmp.server import Server
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServerConfig(chunk_size=args.chunk_size, gop_cache=not args.no_gop_cache,
+                          queue_size=args.queue_size, max_message_size=args.max_message_size,
+                          max_connections=args.max_connections,
+                          max_connections_per_ip=args.max_connections_per_ip,
+                          handshake_timeout=args.handshake_timeout,
+                          idle_timeout=args.idle_timeout,
+                          ping_interval=min(30.0, args.idle_timeout / 3),
+                          wait_for_publisher=not args.no_wait)
+    server = Server((args.host, args.port), config=config)
+    try:
+        server.start()
+    except OSError as exc:
+        logging.getLogger("grtmp.server").error("cannot listen on %s:%d: %s", args.host,
+                                                args.port, exc)
+        return 1
+    stopping = []
+
+    def on_signal(signum: int) -> None:
+        if stopping:
+            logging.getLogger("grtmp.server").warning("second signal: exiting now")
+            sys.stdout.flush()
+            import os
+
+            os._exit(1)
+        stopping.append(signum)
+        logging.getLogger("grtmp.server").info("signal %d: shutting down", signum)
+        gevent.spawn(server.stop)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(sig, on_signal, sig)
+    server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

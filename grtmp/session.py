@@ -1,0 +1,621 @@
+"""One RTMP connection, served by one greenlet, written as straight-line blocking code.
+
+``Conn(sock).serve()`` does the handshake, then reads messages and acts on them until the peer
+goes away. Errors from the peer (:class:`grtmp.errors.RTMPError`) are logged once with the peer
+address and close this connection only.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import gevent
+from gevent.lock import Semaphore
+
+from grtmp import control
+from grtmp.amf0 import UNDEFINED, ECMAArray
+from grtmp.chunk import ChunkReader, ChunkWriter
+from grtmp.command import Command, decode_command, decode_data, encode_command, encode_data
+from grtmp.config import ServerConfig
+from grtmp.errors import (
+    AMFError,
+    CommandError,
+    ConnectionClosed,
+    HandshakeError,
+    ProtocolError,
+    RTMPError,
+)
+from grtmp.handshake import server_handshake
+from grtmp.message import (
+    AGGREGATE,
+    AUDIO,
+    COMMAND_AMF0,
+    COMMAND_AMF3,
+    CSID_COMMAND,
+    CSID_CONTROL,
+    DATA_AMF0,
+    DATA_AMF3,
+    SET_CHUNK_SIZE,
+    USER_CONTROL,
+    VIDEO,
+    WINDOW_ACK_SIZE,
+    Message,
+    UserControlEvent,
+)
+from grtmp.stream import Stream, StreamHub, Subscriber
+
+logger = logging.getLogger("grtmp.session")
+
+_default_hub: StreamHub | None = None
+
+
+def default_hub() -> StreamHub:
+    """The process-wide hub used by a ``Conn`` created without one."""
+    global _default_hub
+    if _default_hub is None:
+        _default_hub = StreamHub()
+    return _default_hub
+
+
+def split_name(raw: str) -> tuple[str, dict[str, str]]:
+    """Split ``key?token=abc&x=1`` into the stream name and its query parameters."""
+    name, _, query = raw.partition("?")
+    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
+    return name, params
+
+
+class _ConnLog(logging.LoggerAdapter):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        conn = self.extra["conn"]  # type: ignore[index]
+        return f"[{conn.peer}{conn.log_context()}] {msg}", kwargs
+
+
+class Conn:
+    """A server-side RTMP connection.
+
+    ``hub`` holds the streams (a process-wide default when omitted), ``config`` the limits.
+    ``handler`` may be any object with optional ``on_connect(conn, command_object)``,
+    ``on_publish(conn, stream, params)``, ``on_play(conn, stream, params)`` and
+    ``on_done(conn)`` methods; raising :class:`grtmp.errors.CommandError` rejects.
+    """
+
+    def __init__(self, sock: socket.socket, address: Any = None, *,
+                 hub: StreamHub | None = None, config: ServerConfig | None = None,
+                 handler: Any = None):
+        self.sock = sock
+        if address is None:
+            try:
+                address = sock.getpeername()
+            except OSError:
+                address = ("?", 0)
+        self.address = address
+        self.peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        self.hub = hub if hub is not None else default_hub()
+        self.config = config or self.hub.config
+        self.handler = handler
+        self.log = _ConnLog(logger, {"conn": self})
+        self.app = ""
+        self.tc_url = ""
+        self.connect_params: dict[str, Any] = {}
+        self.connect_query: dict[str, str] = {}
+        self.object_encoding = 0
+        self.connected = False
+        self.closed = False
+        self.reader: ChunkReader | None = None
+        self.writer = ChunkWriter(128)
+        self.out_chunk_size = 128
+        self._lock = Semaphore()
+        self._next_stream_id = 1
+        #: message stream id -> ("publish", Stream) or ("play", Subscriber)
+        self.publishing: dict[int, tuple[Stream, dict[str, str]]] = {}
+        self.playing: dict[int, Subscriber] = {}
+        self.peer_window = 0
+        self._acked = 0
+        self.started = time.monotonic()
+        self._watchdog: gevent.Greenlet | None = None
+
+    def log_context(self) -> str:
+        parts = []
+        if self.app:
+            parts.append(self.app)
+        names = [s.name for s, _ in self.publishing.values()]
+        names += [sub.stream.name for sub in self.playing.values()]
+        if names:
+            parts.append(",".join(names))
+        return (" " + "/".join(parts)) if parts else ""
+
+    # -- life cycle -------------------------------------------------------------------
+    def serve(self) -> None:
+        """Run the connection to its end; never raises for peer errors."""
+        sock = self.sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        rfile = sock.makefile("rb", buffering=65536)
+        try:
+            sock.settimeout(self.config.handshake_timeout)
+            deadline = gevent.Timeout(self.config.handshake_timeout,
+                                      HandshakeError("handshake timed out"))
+            with deadline:
+                server_handshake(rfile, sock.sendall)
+            sock.settimeout(None)
+            self.reader = ChunkReader(rfile, max_message_size=self.config.max_message_size,
+                                      max_chunk_streams=self.config.max_chunk_streams)
+            self._watchdog = gevent.spawn(self._watch)
+            read = self.reader.read_message
+            handle = self.handle_message
+            while not self.closed:
+                handle(read())
+        except ConnectionClosed as exc:
+            if not self.closed:
+                self.log.debug("peer closed: %s", exc)
+        except RTMPError as exc:
+            self.log.warning("closing: %s: %s", type(exc).__name__, exc)
+        except OSError as exc:
+            if not self.closed:
+                self.log.info("connection error: %s", exc)
+        finally:
+            self._cleanup()
+            try:
+                rfile.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close the connection from any greenlet; the serving greenlet then cleans up."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _cleanup(self) -> None:
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.kill(block=False)
+        for msid in list(self.publishing):
+            self._stop_publishing(msid, quiet=True)
+        for msid in list(self.playing):
+            self._stop_playing(msid, flush=False)
+        if self.connected:
+            self._hook("on_done", self)
+            self.log.info("disconnected after %.1fs", time.monotonic() - self.started)
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _watch(self) -> None:
+        """Ping a silent peer and drop it when it stays silent past the idle timeout."""
+        cfg = self.config
+        interval = max(0.05, min(cfg.ping_interval, cfg.idle_timeout))
+        last = -1
+        silent_since = time.monotonic()
+        while not self.closed:
+            gevent.sleep(interval)
+            assert self.reader is not None
+            now = time.monotonic()
+            if self.reader.bytes_read != last:
+                last = self.reader.bytes_read
+                silent_since = now
+                continue
+            if now - silent_since >= cfg.idle_timeout:
+                self.log.warning("closing: no data for %.0fs", now - silent_since)
+                self.close()
+                return
+            try:
+                self.send_control(control.ping_request(int(now * 1000) & 0xFFFFFFFF))
+            except OSError:
+                self.close()
+                return
+
+    # -- sending ----------------------------------------------------------------------
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes atomically with respect to other greenlets of this connection."""
+        with self._lock:
+            self.sock.sendall(data)
+
+    def send_messages(self, *items: tuple[Message, int]) -> None:
+        """Chunk ``(message, csid)`` pairs with this connection's writer and send them."""
+        with self._lock:
+            w = self.writer.write
+            self.sock.sendall(b"".join(w(m, csid) for m, csid in items))
+
+    def send_control(self, msg: Message) -> None:
+        self.send_messages((msg, CSID_CONTROL))
+
+    def _command_message(self, stream_id: int, name: str, tid: float, obj: Any,
+                         *args: Any) -> Message:
+        amf3 = self.object_encoding == 3
+        payload = encode_command(name, tid, obj, *args, amf3=amf3)
+        return Message(COMMAND_AMF3 if amf3 else COMMAND_AMF0, 0, stream_id, payload)
+
+    def send_command(self, stream_id: int, name: str, tid: float, obj: Any, *args: Any) -> None:
+        self.send_messages((self._command_message(stream_id, name, tid, obj, *args),
+                            CSID_COMMAND))
+
+    def _status_info(self, code: str, description: str, level: str = "status",
+                     **extra: Any) -> dict[str, Any]:
+        info = {"level": level, "code": code, "description": description}
+        info.update(extra)
+        return info
+
+    def send_status(self, stream_id: int, code: str, description: str,
+                    level: str = "status", **extra: Any) -> None:
+        self.send_command(stream_id, "onStatus", 0, None,
+                          self._status_info(code, description, level, **extra))
+
+    def set_chunk_size(self, size: int) -> None:
+        """Announce and switch to a new outbound chunk size."""
+        with self._lock:
+            data = self.writer.write(control.set_chunk_size(size), CSID_CONTROL)
+            self.writer.chunk_size = size
+            self.out_chunk_size = size
+            self.sock.sendall(data)
+
+    # -- receiving --------------------------------------------------------------------
+    def handle_message(self, msg: Message) -> None:
+        """Act on one message from the peer."""
+        t = msg.type_id
+        if t == VIDEO or t == AUDIO:
+            entry = self.publishing.get(msg.stream_id)
+            if entry is not None:
+                entry[0].feed(t, msg.timestamp, msg.payload)
+        elif t == COMMAND_AMF0 or t == COMMAND_AMF3:
+            self.handle_command(msg)
+        elif t == DATA_AMF0 or t == DATA_AMF3:
+            self.handle_data(msg)
+        elif t == AGGREGATE:
+            entry = self.publishing.get(msg.stream_id)
+            if entry is not None:
+                for sub in control.split_aggregate(msg):
+                    if sub.type_id in (AUDIO, VIDEO):
+                        entry[0].feed(sub.type_id, sub.timestamp, sub.payload)
+                    elif sub.type_id in (DATA_AMF0, DATA_AMF3):
+                        self.handle_data(sub)
+        elif t == USER_CONTROL:
+            ctl = control.parse_control(msg)
+            if ctl.event == UserControlEvent.PING_REQUEST:
+                self.send_control(control.ping_response(ctl.values[0]))
+        elif t == WINDOW_ACK_SIZE:
+            self.peer_window = control.parse_control(msg).value
+        elif t == SET_CHUNK_SIZE:
+            self.log.debug("peer chunk size %d", self.reader.chunk_size if self.reader else 0)
+        # Acknowledgement, Abort (applied by the reader), Set Peer Bandwidth and shared
+        # objects need nothing from us.
+        reader = self.reader
+        if self.peer_window and reader is not None and \
+                reader.bytes_read - self._acked >= self.peer_window:
+            self._acked = reader.bytes_read
+            self.send_control(control.acknowledgement(reader.bytes_read & 0xFFFFFFFF))
+
+    def handle_data(self, msg: Message) -> None:
+        entry = self.publishing.get(msg.stream_id)
+        if entry is None:
+            return
+        stream = entry[0]
+        amf3 = msg.type_id == DATA_AMF3
+        try:
+            values = decode_data(msg.payload, amf3=amf3)
+        except AMFError as exc:
+            self.log.warning("dropping undecodable data message: %s", exc)
+            return
+        if values and values[0] == "@setDataFrame":
+            values = values[1:]
+        if len(values) >= 2 and values[0] == "onMetaData":
+            meta = values[1] if isinstance(values[1], dict) else {}
+            meta = ECMAArray(meta)
+            meta.setdefault("server", "grtmp")
+            stream.set_metadata(meta, encode_data("onMetaData", meta))
+            return
+        if values and values[0] == "@clearDataFrame":
+            return
+        if amf3 or msg.payload[:1] == b"\x00":
+            stream.feed(DATA_AMF0, msg.timestamp, encode_data(*values))
+        else:
+            stream.feed(DATA_AMF0, msg.timestamp, msg.payload)
+
+    def handle_command(self, msg: Message) -> None:
+        cmd = decode_command(msg.payload, amf3=msg.type_id == COMMAND_AMF3)
+        method = _COMMANDS.get(cmd.name)
+        if method is None:
+            if cmd.name in ("_result", "_error", "onStatus", "onBWDone"):
+                return
+            self.log.debug("unknown command %r", cmd.name)
+            if cmd.transaction_id:
+                self.send_command(msg.stream_id, "_error", cmd.transaction_id, None,
+                                  self._status_info("NetConnection.Call.Failed",
+                                                    f"Method not found ({cmd.name}).",
+                                                    "error"))
+            return
+        if not self.connected and cmd.name != "connect":
+            raise ProtocolError(f"{cmd.name!r} before connect")
+        try:
+            method(self, msg, cmd)
+        except CommandError as exc:
+            self.log.warning("%s refused: %s", cmd.name, exc)
+            if cmd.transaction_id:
+                self.send_command(msg.stream_id, "_error", cmd.transaction_id, None,
+                                  self._status_info(exc.code, str(exc), "error"))
+
+    def _hook(self, name: str, *args: Any) -> Any:
+        fn: Callable[..., Any] | None = getattr(self.handler, name, None)
+        if fn is None:
+            return None
+        return fn(*args)
+
+    # -- commands ---------------------------------------------------------------------
+    def cmd_connect(self, msg: Message, cmd: Command) -> None:
+        if self.connected:
+            raise CommandError("already connected", "NetConnection.Connect.Rejected")
+        params = cmd.command_object if isinstance(cmd.command_object, dict) else {}
+        app = str(params.get("app") or "")
+        app, query = split_name(app)
+        self.app = app.strip("/")
+        self.connect_query = query
+        self.tc_url = str(params.get("tcUrl") or "")
+        self.connect_params = dict(params)
+        enc = params.get("objectEncoding", 0)
+        self.object_encoding = 3 if enc == 3 else 0
+        if msg.type_id == COMMAND_AMF3:
+            self.object_encoding = 3
+        try:
+            self._hook("on_connect", self, params)
+        except CommandError as exc:
+            self.log.warning("connect rejected: %s", exc)
+            self.send_command(0, "_error", cmd.transaction_id, None,
+                              self._status_info("NetConnection.Connect.Rejected", str(exc),
+                                                "error"))
+            self.close()
+            return
+        cfg = self.config
+        self.send_messages((control.window_ack_size(cfg.window_ack_size), CSID_CONTROL),
+                           (control.set_peer_bandwidth(cfg.peer_bandwidth), CSID_CONTROL))
+        self.set_chunk_size(cfg.chunk_size)
+        props = {"fmsVer": cfg.fms_version, "capabilities": float(cfg.capabilities),
+                 "mode": 1.0}
+        info = self._status_info("NetConnection.Connect.Success", "Connection succeeded.",
+                                 objectEncoding=float(self.object_encoding))
+        self.connected = True
+        self.send_command(0, "_result", cmd.transaction_id, props, info)
+        self.log.info("connect app=%r tcUrl=%r flashVer=%r", self.app, self.tc_url,
+                      params.get("flashVer"))
+
+    def cmd_create_stream(self, msg: Message, cmd: Command) -> None:
+        sid = self._next_stream_id
+        self._next_stream_id += 1
+        self.send_command(0, "_result", cmd.transaction_id, None, float(sid))
+
+    def cmd_release_stream(self, msg: Message, cmd: Command) -> None:
+        self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
+
+    def cmd_fc_publish(self, msg: Message, cmd: Command) -> None:
+        name = str(cmd.args[0]) if cmd.args else ""
+        self.send_command(0, "onFCPublish", 0, None,
+                          {"code": "NetStream.Publish.Start", "description": name})
+        self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
+
+    def cmd_fc_unpublish(self, msg: Message, cmd: Command) -> None:
+        name = str(cmd.args[0]) if cmd.args else ""
+        self.send_command(0, "onFCUnpublish", 0, None,
+                          {"code": "NetStream.Unpublish.Success", "description": name})
+        self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
+
+    def cmd_publish(self, msg: Message, cmd: Command) -> None:
+        msid = msg.stream_id
+        if not cmd.args or not isinstance(cmd.args[0], str) or not cmd.args[0]:
+            self.send_status(msid, "NetStream.Publish.BadName", "No stream name.", "error")
+            return
+        name, params = split_name(cmd.args[0])
+        kind = cmd.args[1] if len(cmd.args) > 1 and isinstance(cmd.args[1], str) else "live"
+        params.setdefault("type", kind)
+        if msid in self.publishing or msid in self.playing:
+            self._stop_publishing(msid)
+            self._stop_playing(msid)
+        stream = self.hub.get_or_create(self.app, name)
+        if stream.publisher is not None:
+            self.log.warning("publish %r refused: already publishing", name)
+            self.send_status(msid, "NetStream.Publish.BadName",
+                             f"{name} is already being published.", "error")
+            self.hub.discard_if_idle(stream)
+            return
+        try:
+            self._hook("on_publish", self, stream, params)
+        except CommandError as exc:
+            self.log.warning("publish %r rejected: %s", name, exc)
+            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
+                             "NetStream.Publish.Denied", str(exc), "error")
+            self.hub.discard_if_idle(stream)
+            return
+        stream.start_publishing(self)
+        self.publishing[msid] = (stream, params)
+        self.send_messages((control.stream_begin(msid), CSID_CONTROL))
+        self.send_status(msid, "NetStream.Publish.Start", f"{name} is now published.",
+                         details=name)
+        self.log.info("publish %r (%s)", name, kind)
+
+    def cmd_play(self, msg: Message, cmd: Command) -> None:
+        msid = msg.stream_id
+        args = cmd.args
+        if not args or not isinstance(args[0], str) or not args[0]:
+            self.send_status(msid, "NetStream.Play.StreamNotFound", "No stream name.", "error")
+            return
+        reset = bool(args[3]) if len(args) > 3 and isinstance(args[3], bool) else True
+        self._play(msid, args[0], reset)
+
+    def cmd_play2(self, msg: Message, cmd: Command) -> None:
+        opts = cmd.args[0] if cmd.args and isinstance(cmd.args[0], dict) else {}
+        name = opts.get("streamName")
+        if not isinstance(name, str) or not name:
+            self.send_status(msg.stream_id, "NetStream.Play.StreamNotFound",
+                             "No stream name.", "error")
+            return
+        self._play(msg.stream_id, name, False)
+
+    def _play(self, msid: int, raw_name: str, reset: bool) -> None:
+        name, params = split_name(raw_name)
+        if msid in self.publishing or msid in self.playing:
+            self._stop_publishing(msid)
+            self._stop_playing(msid)
+        stream = self.hub.get(self.app, name)
+        if stream is None and not self.config.wait_for_publisher:
+            self.send_status(msid, "NetStream.Play.StreamNotFound",
+                             f"No such stream: {name}", "error")
+            return
+        stream = stream or self.hub.get_or_create(self.app, name)
+        cap = self.config.max_players_per_stream
+        if cap and len(stream.subscribers) >= cap:
+            self.send_status(msid, "NetStream.Play.Failed", "Too many players.", "error")
+            self.hub.discard_if_idle(stream)
+            return
+        try:
+            self._hook("on_play", self, stream, params)
+        except CommandError as exc:
+            self.log.warning("play %r rejected: %s", name, exc)
+            self.send_status(msid, "NetStream.Play.Failed", str(exc), "error")
+            self.hub.discard_if_idle(stream)
+            return
+        items: list[tuple[Message, int]] = [(control.stream_is_recorded(msid), CSID_CONTROL),
+                                            (control.stream_begin(msid), CSID_CONTROL)]
+        if reset:
+            items.append((self._command_message(
+                msid, "onStatus", 0, None,
+                self._status_info("NetStream.Play.Reset", f"Playing and resetting {name}.",
+                                  details=name)), CSID_COMMAND))
+        items.append((self._command_message(
+            msid, "onStatus", 0, None,
+            self._status_info("NetStream.Play.Start", f"Started playing {name}.",
+                              details=name)), CSID_COMMAND))
+        items.append((Message(DATA_AMF0, 0, msid,
+                              encode_data("|RtmpSampleAccess", True, True)), CSID_COMMAND))
+        self.send_messages(*items)
+        sub = Subscriber(stream, queue_size=self.config.queue_size, stream_id=msid,
+                         chunk_size=self.out_chunk_size, sink=self.send_raw,
+                         on_lag=self._on_lag, on_notify=self._notify, name=self.peer)
+        self.playing[msid] = sub
+        stream.subscribe(sub)
+        sub.start_writer()
+        self.log.info("play %r%s", name, "" if stream.is_live else " (waiting for publisher)")
+
+    def _notify(self, sub: Subscriber, what: str) -> None:
+        """Send the status a player gets when its stream is published or unpublished."""
+        msid = sub.stream_id
+        name = sub.stream.name
+        if what == "publish":
+            ctl = control.stream_begin(msid)
+            code, desc = "NetStream.Play.PublishNotify", f"{name} is now published."
+        else:
+            ctl = control.stream_eof(msid)
+            code, desc = "NetStream.Play.UnpublishNotify", f"{name} is now unpublished."
+        status = self._command_message(msid, "onStatus", 0, None,
+                                       self._status_info(code, desc, details=name))
+        self.send_messages((ctl, CSID_CONTROL), (status, CSID_COMMAND))
+
+    def _on_lag(self, sub: Subscriber) -> None:
+        self.log.warning("player too far behind on %r (%d messages dropped); disconnecting",
+                         sub.stream.name, sub.dropped)
+        gevent.spawn(self.close)
+
+    def _stop_publishing(self, msid: int, quiet: bool = False) -> None:
+        entry = self.publishing.pop(msid, None)
+        if entry is None:
+            return
+        stream, _ = entry
+        if stream.publisher is self:
+            stream.stop_publishing()
+        self.log.info("unpublish %r (%d messages, %d bytes)", stream.name, stream.messages_in,
+                      stream.bytes_in)
+        if not quiet and not self.closed:
+            try:
+                self.send_status(msid, "NetStream.Unpublish.Success",
+                                 f"{stream.name} is now unpublished.", details=stream.name)
+            except OSError:
+                pass
+        self.hub.discard_if_idle(stream)
+
+    def _stop_playing(self, msid: int, flush: bool = True) -> None:
+        sub = self.playing.pop(msid, None)
+        if sub is None:
+            return
+        sub.stream.unsubscribe(sub)
+        sub.stop(flush=flush and not self.closed, timeout=2.0)
+        self.hub.discard_if_idle(sub.stream)
+        self.log.info("stop playing %r", sub.stream.name)
+
+    def cmd_delete_stream(self, msg: Message, cmd: Command) -> None:
+        msid = cmd.args[0] if cmd.args and isinstance(cmd.args[0], float) else msg.stream_id
+        self._stop_publishing(int(msid))
+        self._stop_playing(int(msid))
+
+    def cmd_close_stream(self, msg: Message, cmd: Command) -> None:
+        self._stop_publishing(msg.stream_id)
+        self._stop_playing(msg.stream_id)
+
+    def cmd_pause(self, msg: Message, cmd: Command) -> None:
+        sub = self.playing.get(msg.stream_id)
+        if sub is None:
+            return
+        pause = bool(cmd.args[0]) if cmd.args else not sub.paused
+        name = sub.stream.name
+        if pause:
+            sub.paused = True
+            self.send_status(msg.stream_id, "NetStream.Pause.Notify", f"Paused {name}.",
+                             details=name)
+        else:
+            sub.need_keyframe = True
+            sub.paused = False
+            self.send_status(msg.stream_id, "NetStream.Unpause.Notify", f"Unpaused {name}.",
+                             details=name)
+
+    def cmd_receive_audio(self, msg: Message, cmd: Command) -> None:
+        sub = self.playing.get(msg.stream_id)
+        if sub is not None and cmd.args:
+            sub.audio = bool(cmd.args[0])
+
+    def cmd_receive_video(self, msg: Message, cmd: Command) -> None:
+        sub = self.playing.get(msg.stream_id)
+        if sub is not None and cmd.args:
+            enable = bool(cmd.args[0])
+            if enable and not sub.video:
+                sub.need_keyframe = True
+            sub.video = enable
+
+    def cmd_get_stream_length(self, msg: Message, cmd: Command) -> None:
+        self.send_command(msg.stream_id, "_result", cmd.transaction_id, None, 0.0)
+
+    def cmd_checkbw(self, msg: Message, cmd: Command) -> None:
+        self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
+
+    # -- API --------------------------------------------------------------------------
+    def stop_streams(self) -> None:
+        """End every publish of this connection (server shutdown)."""
+        for msid in list(self.publishing):
+            self._stop_publishing(msid, quiet=False)
+
+
+_COMMANDS: dict[str, Callable[[Conn, Message, Command], None]] = {
+    "connect": Conn.cmd_connect,
+    "createStream": Conn.cmd_create_stream,
+    "releaseStream": Conn.cmd_release_stream,
+    "FCPublish": Conn.cmd_fc_publish,
+    "FCUnpublish": Conn.cmd_fc_unpublish,
+    "publish": Conn.cmd_publish,
+    "play": Conn.cmd_play,
+    "play2": Conn.cmd_play2,
+    "deleteStream": Conn.cmd_delete_stream,
+    "closeStream": Conn.cmd_close_stream,
+    "pause": Conn.cmd_pause,
+    "pauseRaw": Conn.cmd_pause,
+    "receiveAudio": Conn.cmd_receive_audio,
+    "receiveVideo": Conn.cmd_receive_video,
+    "getStreamLength": Conn.cmd_get_stream_length,
+    "_checkbw": Conn.cmd_checkbw,
+}
