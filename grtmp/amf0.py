@@ -1,0 +1,538 @@
+"""AMF0 encoder and decoder (Adobe "Action Message Format -- AMF 0", 2007).
+
+Pure: bytes in, Python values out. The byte layouts are declared in :mod:`grtmp.formats.amf`;
+this module reads them with ``struct`` and slicing because commands and metadata pass through
+it for every connection. Python types map as follows:
+
+=====================  ===========================================================
+AMF0                   Python
+=====================  ===========================================================
+number (0x00)          ``float`` (``int`` encodes as number too; decodes as float)
+boolean (0x01)         ``bool``
+string / long string   ``str`` (more than 65535 UTF-8 bytes encodes as long string)
+object (0x03)          ``dict`` (string keys)
+null (0x05)            ``None``
+undefined (0x06)       :data:`UNDEFINED`
+reference (0x07)       the same Python object as the one referenced
+ECMA array (0x08)      :class:`ECMAArray`
+strict array (0x0A)    ``list`` (``tuple`` encodes too)
+date (0x0B)            ``datetime`` (aware, UTC; a naive datetime is taken as UTC)
+unsupported (0x0D)     :data:`Unsupported`
+XML document (0x0F)    :class:`XMLDocument`
+typed object (0x10)    :class:`TypedObject`
+avmplus (0x11)         one AMF3 value (:mod:`grtmp.amf3`); AMF3-only types encode so
+=====================  ===========================================================
+
+Movieclip (0x04) and recordset (0x0E) are reserved by the spec and rejected. Every decoding
+failure raises :class:`grtmp.errors.AMFError`; nesting depth is bounded and every length is
+checked against the bytes left before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from grtmp.errors import AMFError
+
+__all__ = [
+    "Undefined",
+    "UNDEFINED",
+    "UnsupportedType",
+    "Unsupported",
+    "UNSUPPORTED",
+    "TypedObject",
+    "ECMAArray",
+    "XMLDocument",
+    "Encoder",
+    "Decoder",
+    "encode",
+    "decode",
+    "decode_all",
+    "DEFAULT_MAX_DEPTH",
+]
+
+DEFAULT_MAX_DEPTH = 64
+
+_DOUBLE = struct.Struct(">d")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_DATE = struct.Struct(">dh")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+# Errors a malformed input can provoke in the fast path; converted to AMFError at the boundary.
+_DECODE_ERRORS = (
+    IndexError,
+    struct.error,
+    UnicodeDecodeError,
+    ValueError,
+    OverflowError,
+    RecursionError,
+    TypeError,
+    KeyError,
+)
+
+
+class Undefined:
+    """The ActionScript ``undefined`` value; use the singleton :data:`UNDEFINED`."""
+
+    _instance: Undefined | None = None
+
+    def __new__(cls) -> Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "Undefined"
+
+    def __reduce__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED = Undefined()
+
+
+class UnsupportedType:
+    """The AMF0 ``unsupported`` marker (0x0D); use the singleton :data:`Unsupported`."""
+
+    _instance: UnsupportedType | None = None
+
+    def __new__(cls) -> UnsupportedType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "Unsupported"
+
+    def __reduce__(self) -> str:
+        return "Unsupported"
+
+
+Unsupported = UnsupportedType()
+UNSUPPORTED = Unsupported
+
+
+class TypedObject(dict):
+    """An object with a registered class name (AMF0 typed-object, AMF3 traits class name).
+
+    Compares equal to another TypedObject only when the class names match too.
+    """
+
+    def __init__(self, class_name: str = "", *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.class_name = class_name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.class_name!r}, {dict.__repr__(self)})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TypedObject) and other.class_name != self.class_name:
+            return False
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ECMAArray(dict):
+    """A dict that encodes as an AMF0 ECMA array (``onMetaData`` uses one); a plain dict
+    encodes as an anonymous object."""
+
+    def __repr__(self) -> str:
+        return f"ECMAArray({dict.__repr__(self)})"
+
+
+class XMLDocument(str):
+    """An XML document string (AMF0 0x0F, AMF3 0x07)."""
+
+    __slots__ = ()
+
+
+def _datetime_to_ms(value: datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - EPOCH) / _MS
+
+
+def _ms_to_datetime(ms: float) -> datetime:
+    """Milliseconds since the epoch to an aware UTC datetime; AMFError when impossible."""
+    if not math.isfinite(ms):
+        raise AMFError(f"invalid date value {ms!r}")
+    try:
+        return EPOCH + timedelta(milliseconds=ms)
+    except OverflowError as exc:
+        raise AMFError(f"date out of range: {ms!r} ms") from exc
+
+
+def _utf8(value: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AMFError(f"string is not encodable as UTF-8: {exc}") from exc
+
+
+class Encoder:
+    """Encode Python values as AMF0.
+
+    ``use_references``: emit reference markers (0x07) for a dict/list/typed object met again
+    (and so allow cycles); the table lives as long as the encoder, like a decoder's table lives
+    as long as the message. Default off: every value is written in full, which is what RTMP
+    peers expect. ``avmplus``: write every value as 0x11 followed by AMF3.
+    """
+
+    def __init__(
+        self,
+        *,
+        use_references: bool = False,
+        avmplus: bool = False,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
+        from grtmp import amf3  # amf3 imports this module; import late to break the cycle
+
+        self._amf3 = amf3
+        self._amf3_only = amf3.AMF3_ONLY_TYPES
+        self.use_references = use_references
+        self.avmplus = avmplus
+        self.max_depth = max_depth
+        self._refs: dict[int, int] = {}
+        self._keep: list[Any] = []
+
+    def encode(self, value: Any) -> bytes:
+        """Return the AMF0 encoding of one value; AMFError for values AMF0 cannot express."""
+        buf = bytearray()
+        try:
+            self._write(buf, value, 0)
+        except RecursionError as exc:
+            raise AMFError("value nested too deeply") from exc
+        return bytes(buf)
+
+    def _write_amf3(self, buf: bytearray, value: Any, depth: int) -> None:
+        buf.append(0x11)
+        buf += self._amf3.Encoder(max_depth=self.max_depth - depth).encode(value)
+
+    def _reference(self, buf: bytearray, value: Any) -> bool:
+        """Write a reference for ``value`` if seen before; else remember it. True if written."""
+        key = id(value)
+        index = self._refs.get(key)
+        if index is not None:
+            buf.append(0x07)
+            buf += _U16.pack(index)
+            return True
+        index = len(self._keep)
+        self._keep.append(value)
+        if index <= 0xFFFF:
+            self._refs[key] = index
+        return False
+
+    def _write_key(self, buf: bytearray, key: Any) -> None:
+        if isinstance(key, str):
+            data = _utf8(key)
+        elif isinstance(key, int) and not isinstance(key, bool):
+            data = str(key).encode()
+        else:
+            raise AMFError(f"AMF0 object keys must be str, not {type(key).__name__}")
+        if len(data) > 0xFFFF:
+            raise AMFError("AMF0 object key longer than 65535 bytes")
+        buf += _U16.pack(len(data))
+        buf += data
+
+    def _write_props(self, buf: bytearray, value: dict, depth: int) -> None:
+        for key, item in value.items():
+            self._write_key(buf, key)
+            self._write(buf, item, depth + 1)
+        buf += b"\x00\x00\x09"
+
+    def _write(self, buf: bytearray, value: Any, depth: int) -> None:
+        if self.avmplus:
+            self._write_amf3(buf, value, depth)
+            return
+        if value is None:
+            buf.append(0x05)
+        elif value is True:
+            buf += b"\x01\x01"
+        elif value is False:
+            buf += b"\x01\x00"
+        elif isinstance(value, float | int) and not isinstance(value, bool):
+            buf.append(0x00)
+            try:
+                buf += _DOUBLE.pack(value)
+            except (OverflowError, struct.error) as exc:
+                raise AMFError(f"number out of range for a double: {value!r}") from exc
+        elif isinstance(value, str):
+            if isinstance(value, self._amf3_only):
+                self._write_amf3(buf, value, depth)
+                return
+            data = _utf8(value)
+            if isinstance(value, XMLDocument):
+                buf.append(0x0F)
+                buf += _U32.pack(len(data))
+            elif len(data) <= 0xFFFF:
+                buf.append(0x02)
+                buf += _U16.pack(len(data))
+            elif len(data) <= 0xFFFFFFFF:
+                buf.append(0x0C)
+                buf += _U32.pack(len(data))
+            else:
+                raise AMFError("string longer than 4 GiB")
+            buf += data
+        elif isinstance(value, Undefined):
+            buf.append(0x06)
+        elif isinstance(value, UnsupportedType):
+            buf.append(0x0D)
+        elif isinstance(value, datetime):
+            buf.append(0x0B)
+            try:
+                buf += _DATE.pack(_datetime_to_ms(value), 0)
+            except (OverflowError, struct.error) as exc:
+                raise AMFError(f"date out of range: {value!r}") from exc
+        elif isinstance(value, self._amf3_only):
+            self._write_amf3(buf, value, depth)
+        elif isinstance(value, dict | list | tuple):
+            if depth >= self.max_depth:
+                raise AMFError(f"value nested deeper than {self.max_depth}")
+            if self.use_references and self._reference(buf, value):
+                return
+            if isinstance(value, ECMAArray):
+                buf.append(0x08)
+                buf += _U32.pack(len(value))
+                self._write_props(buf, value, depth)
+            elif isinstance(value, TypedObject) and value.class_name:
+                buf.append(0x10)
+                self._write_key(buf, value.class_name)
+                self._write_props(buf, value, depth)
+            elif isinstance(value, dict):
+                buf.append(0x03)
+                self._write_props(buf, value, depth)
+            else:
+                buf.append(0x0A)
+                buf += _U32.pack(len(value))
+                for item in value:
+                    self._write(buf, item, depth + 1)
+        else:
+            raise AMFError(f"cannot encode {type(value).__name__} as AMF0")
+
+
+def encode(*values: Any) -> bytes:
+    """Encode values one after the other (as in a command or data message body)."""
+    encoder = Encoder()
+    return b"".join(encoder.encode(v) for v in values)
+
+
+class Decoder:
+    """Decode AMF0 values from one buffer (one message body).
+
+    The reference table (0x07) spans every value read by this decoder. ``max_depth`` bounds
+    nesting of objects and arrays; hostile lengths fail with AMFError before allocation.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview, *, max_depth: int = DEFAULT_MAX_DEPTH):
+        self._data = bytes(data)
+        self._pos = 0
+        self.max_depth = max_depth
+        self._refs: list[Any] = []
+        self._readers = {
+            0x00: self._read_number,
+            0x01: self._read_boolean,
+            0x02: self._read_string,
+            0x03: self._read_object,
+            0x05: self._read_null,
+            0x06: self._read_undefined,
+            0x07: self._read_reference,
+            0x08: self._read_ecma_array,
+            0x0A: self._read_strict_array,
+            0x0B: self._read_date,
+            0x0C: self._read_long_string,
+            0x0D: self._read_unsupported,
+            0x0F: self._read_xml,
+            0x10: self._read_typed_object,
+            0x11: self._read_avmplus,
+        }
+
+    @property
+    def remaining(self) -> int:
+        """Bytes not yet decoded."""
+        return len(self._data) - self._pos
+
+    @property
+    def position(self) -> int:
+        """Offset of the next byte to decode."""
+        return self._pos
+
+    def decode(self) -> Any:
+        """Decode the next value; AMFError on malformed or truncated input."""
+        if self._pos >= len(self._data):
+            raise AMFError("no AMF0 value left to decode")
+        start = self._pos
+        try:
+            return self._read_value(0)
+        except AMFError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise AMFError(
+                f"malformed AMF0 value at offset {start}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def decode_all(self) -> list[Any]:
+        """Decode every value left in the buffer."""
+        values = []
+        while self._pos < len(self._data):
+            values.append(self.decode())
+        return values
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _take(self, n: int) -> bytes:
+        pos = self._pos
+        end = pos + n
+        if end > len(self._data):
+            raise AMFError(f"truncated AMF0 data: need {n} bytes at offset {pos}")
+        self._pos = end
+        return self._data[pos:end]
+
+    def _read_utf8(self, n: int) -> str:
+        try:
+            return self._take(n).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AMFError(f"invalid UTF-8 in AMF0 string: {exc}") from exc
+
+    def _read_value(self, depth: int) -> Any:
+        marker = self._data[self._pos]
+        self._pos += 1
+        reader = self._readers.get(marker)
+        if reader is None:
+            if marker == 0x09:
+                raise AMFError(f"unexpected object-end marker at offset {self._pos - 1}")
+            raise AMFError(f"unsupported AMF0 marker 0x{marker:02x} at offset {self._pos - 1}")
+        return reader(depth)
+
+    def _enter(self, depth: int) -> None:
+        if depth >= self.max_depth:
+            raise AMFError(f"AMF0 value nested deeper than {self.max_depth}")
+
+    def _read_props(self, target: dict, depth: int, lenient_end: bool = False) -> None:
+        data = self._data
+        while True:
+            if lenient_end and self._pos == len(data):
+                return  # some encoders end an ECMA array at the end of the message
+            (n,) = _U16.unpack_from(data, self._pos)
+            self._pos += 2
+            if n == 0 and self._pos < len(data) and data[self._pos] == 0x09:
+                self._pos += 1
+                return
+            key = self._read_utf8(n)
+            target[key] = self._read_value(depth + 1)
+
+    # -- readers, one per marker -----------------------------------------------------------
+
+    def _read_number(self, depth: int) -> float:
+        (value,) = _DOUBLE.unpack_from(self._data, self._pos)
+        self._pos += 8
+        return value
+
+    def _read_boolean(self, depth: int) -> bool:
+        value = self._data[self._pos] != 0
+        self._pos += 1
+        return value
+
+    def _read_string(self, depth: int) -> str:
+        (n,) = _U16.unpack_from(self._data, self._pos)
+        self._pos += 2
+        return self._read_utf8(n)
+
+    def _read_long_string(self, depth: int) -> str:
+        (n,) = _U32.unpack_from(self._data, self._pos)
+        self._pos += 4
+        return self._read_utf8(n)
+
+    def _read_xml(self, depth: int) -> XMLDocument:
+        return XMLDocument(self._read_long_string(depth))
+
+    def _read_null(self, depth: int) -> None:
+        return None
+
+    def _read_undefined(self, depth: int) -> Undefined:
+        return UNDEFINED
+
+    def _read_unsupported(self, depth: int) -> UnsupportedType:
+        return Unsupported
+
+    def _read_object(self, depth: int) -> dict:
+        self._enter(depth)
+        value: dict = {}
+        self._refs.append(value)
+        self._read_props(value, depth)
+        return value
+
+    def _read_typed_object(self, depth: int) -> TypedObject:
+        self._enter(depth)
+        class_name = self._read_string(depth)
+        value = TypedObject(class_name)
+        self._refs.append(value)
+        self._read_props(value, depth)
+        return value
+
+    def _read_ecma_array(self, depth: int) -> ECMAArray:
+        self._enter(depth)
+        self._pos += 4  # associative-count: a hint only, never trusted for allocation
+        if self._pos > len(self._data):
+            raise AMFError("truncated ECMA array")
+        value = ECMAArray()
+        self._refs.append(value)
+        self._read_props(value, depth, lenient_end=True)
+        return value
+
+    def _read_strict_array(self, depth: int) -> list:
+        self._enter(depth)
+        (count,) = _U32.unpack_from(self._data, self._pos)
+        self._pos += 4
+        if count > self.remaining:  # every element takes at least one byte
+            raise AMFError(f"strict array claims {count} elements, {self.remaining} bytes left")
+        value: list = []
+        self._refs.append(value)
+        for _ in range(count):
+            value.append(self._read_value(depth + 1))
+        return value
+
+    def _read_date(self, depth: int) -> datetime:
+        ms, _time_zone = _DATE.unpack_from(self._data, self._pos)  # time-zone: reserved
+        self._pos += 10
+        return _ms_to_datetime(ms)
+
+    def _read_reference(self, depth: int) -> Any:
+        (index,) = _U16.unpack_from(self._data, self._pos)
+        self._pos += 2
+        if index >= len(self._refs):
+            raise AMFError(f"AMF0 reference {index} out of range ({len(self._refs)} objects)")
+        return self._refs[index]
+
+    def _read_avmplus(self, depth: int) -> Any:
+        from grtmp import amf3
+
+        decoder = amf3.Decoder(self._data, max_depth=self.max_depth - depth, offset=self._pos)
+        value = decoder.decode()
+        self._pos = decoder.position
+        return value
+
+
+def decode(data: bytes | bytearray | memoryview) -> Any:
+    """Decode the first AMF0 value of ``data``."""
+    return Decoder(data).decode()
+
+
+def decode_all(data: bytes | bytearray | memoryview) -> list[Any]:
+    """Decode every AMF0 value in ``data``."""
+    return Decoder(data).decode_all()

@@ -1,0 +1,824 @@
+"""AMF3 encoder and decoder (Adobe "Action Message Format -- AMF 3", 2013).
+
+Used by RTMP message types 15/16/17 through the AMF0 avmplus switch (0x11), and directly.
+Byte layouts are declared in :mod:`grtmp.formats.amf` (``U29``, ``AMF3UTF8``...); this module
+reads them with ``struct`` and slicing. Python types map as follows:
+
+=====================  ===========================================================
+AMF3                   Python
+=====================  ===========================================================
+undefined / null       :data:`grtmp.amf0.UNDEFINED` / ``None``
+false / true           ``bool``
+integer (0x04)         ``int`` (ints in [-2**28, 2**28-1] encode as integer)
+double (0x05)          ``float`` (other ints encode as double)
+string (0x06)          ``str``
+XMLDocument (0x07)     :class:`grtmp.amf0.XMLDocument`
+date (0x08)            ``datetime`` (aware, UTC)
+array (0x09)           ``list`` (dense only) or :class:`grtmp.amf0.ECMAArray` (string keys
+                       for the associative part, int keys 0..n-1 for the dense part)
+object (0x0A)          ``dict`` (anonymous dynamic object) or :class:`ASObject` (class name,
+                       sealed member names, dynamic flag); any :class:`TypedObject` encodes
+XML (0x0B)             :class:`XML`
+ByteArray (0x0C)       :class:`ByteArray` (``bytes`` encodes too)
+Vector.<int/uint/      :class:`VectorInt`, :class:`VectorUInt`, :class:`VectorDouble`,
+Number/Object>         :class:`VectorObject` (``fixed`` flag, ``type_name``)
+Dictionary (0x11)      :class:`Dictionary` (``weak_keys`` flag; keys must be hashable)
+=====================  ===========================================================
+
+Each top-level value (each :meth:`Encoder.encode` / :meth:`Decoder.decode` call) has its own
+string, object and traits reference tables, as one avmplus-switched value in an RTMP message
+does. Externalizable classes are rejected with AMFError except
+``flex.messaging.io.ArrayCollection`` and ``flex.messaging.io.ObjectProxy``.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import datetime
+from typing import Any
+
+from grtmp.amf0 import (
+    _DECODE_ERRORS,
+    DEFAULT_MAX_DEPTH,
+    UNDEFINED,
+    ECMAArray,
+    TypedObject,
+    Undefined,
+    XMLDocument,
+    _datetime_to_ms,
+    _ms_to_datetime,
+    _utf8,
+)
+from grtmp.errors import AMFError
+from grtmp.formats.amf import AMF3_INT_MAX, AMF3_INT_MIN, U29_MAX
+
+__all__ = [
+    "ByteArray",
+    "XML",
+    "XMLDocument",
+    "ASObject",
+    "TypedObject",
+    "ECMAArray",
+    "VectorInt",
+    "VectorUInt",
+    "VectorDouble",
+    "VectorObject",
+    "Dictionary",
+    "ArrayCollection",
+    "ObjectProxy",
+    "Encoder",
+    "Decoder",
+    "encode",
+    "decode",
+    "decode_all",
+    "encode_u29",
+    "AMF3_ONLY_TYPES",
+]
+
+_DOUBLE = struct.Struct(">d")
+
+ARRAY_COLLECTION = "flex.messaging.io.ArrayCollection"
+OBJECT_PROXY = "flex.messaging.io.ObjectProxy"
+
+
+class ByteArray(bytes):
+    """An AMF3 ByteArray (0x0C)."""
+
+    def __repr__(self) -> str:
+        return f"ByteArray({bytes.__repr__(self)})"
+
+
+class XML(str):
+    """An E4X XML value (AMF3 0x0B); :class:`XMLDocument` is the legacy flash.xml type (0x07)."""
+
+    __slots__ = ()
+
+
+class ASObject(TypedObject):
+    """An AMF3 object with its traits: class name (may be empty), sealed member names (written
+    first, in order) and whether other keys are dynamic members."""
+
+    def __init__(
+        self,
+        class_name: str = "",
+        *args: Any,
+        sealed: tuple[str, ...] | list[str] = (),
+        dynamic: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(class_name, *args, **kwargs)
+        self.sealed = tuple(sealed)
+        self.dynamic = dynamic
+
+    def __repr__(self) -> str:
+        return (
+            f"ASObject({self.class_name!r}, {dict.__repr__(self)}, sealed={self.sealed!r}, "
+            f"dynamic={self.dynamic!r})"
+        )
+
+
+class _Vector(list):
+    """Base of the Vector types: a list with the ``fixed`` (fixed-length) flag."""
+
+    def __init__(self, iterable: Any = (), *, fixed: bool = False) -> None:
+        super().__init__(iterable)
+        self.fixed = fixed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({list.__repr__(self)}, fixed={self.fixed!r})"
+
+
+class VectorInt(_Vector):
+    """Vector.<int> (0x0D): signed 32-bit integers."""
+
+
+class VectorUInt(_Vector):
+    """Vector.<uint> (0x0E): unsigned 32-bit integers."""
+
+
+class VectorDouble(_Vector):
+    """Vector.<Number> (0x0F): doubles."""
+
+
+class VectorObject(_Vector):
+    """Vector.<T> (0x10) of any AMF3 values; ``type_name`` is T's class name ("" for *)."""
+
+    def __init__(self, iterable: Any = (), *, type_name: str = "", fixed: bool = False) -> None:
+        super().__init__(iterable, fixed=fixed)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return (
+            f"VectorObject({list.__repr__(self)}, type_name={self.type_name!r}, "
+            f"fixed={self.fixed!r})"
+        )
+
+
+class Dictionary(dict):
+    """flash.utils.Dictionary (0x11): any AMF3 value as key; ``weak_keys`` as sent."""
+
+    def __init__(self, *args: Any, weak_keys: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.weak_keys = weak_keys
+
+    def __repr__(self) -> str:
+        return f"Dictionary({dict.__repr__(self)}, weak_keys={self.weak_keys!r})"
+
+
+class ArrayCollection(list):
+    """flex.messaging.io.ArrayCollection: an externalizable wrapper of one array."""
+
+
+class ObjectProxy(dict):
+    """flex.messaging.io.ObjectProxy: an externalizable wrapper of one object."""
+
+
+#: Types that only AMF3 can express; the AMF0 encoder writes them after an avmplus switch.
+AMF3_ONLY_TYPES: tuple[type, ...] = (
+    ByteArray,
+    XML,
+    _Vector,
+    Dictionary,
+    ArrayCollection,
+    ObjectProxy,
+    ASObject,
+)
+
+_VECTOR_CODES = {
+    VectorInt: (0x0D, "i", 4),
+    VectorUInt: (0x0E, "I", 4),
+    VectorDouble: (0x0F, "d", 8),
+}
+
+
+def encode_u29(value: int) -> bytes:
+    """The U29 encoding of ``value`` (0 <= value < 2**29)."""
+    if value < 0x80:
+        if value < 0:
+            raise AMFError(f"U29 out of range: {value}")
+        return bytes((value,))
+    if value < 0x4000:
+        return bytes(((value >> 7) | 0x80, value & 0x7F))
+    if value < 0x200000:
+        return bytes(((value >> 14) | 0x80, ((value >> 7) & 0x7F) | 0x80, value & 0x7F))
+    if value <= U29_MAX:
+        return bytes(
+            (
+                (value >> 22) | 0x80,
+                ((value >> 15) & 0x7F) | 0x80,
+                ((value >> 8) & 0x7F) | 0x80,
+                value & 0xFF,
+            )
+        )
+    raise AMFError(f"U29 out of range: {value}")
+
+
+_U29_SMALL = [bytes((i,)) for i in range(0x80)]
+
+
+class Encoder:
+    """Encode Python values as AMF3, with string, object and traits references.
+
+    ``use_references=False`` writes every object in full (no object references; cycles then
+    fail with AMFError at ``max_depth``). Strings and traits are always referenced.
+    """
+
+    def __init__(self, *, use_references: bool = True, max_depth: int = DEFAULT_MAX_DEPTH):
+        self.use_references = use_references
+        self.max_depth = max_depth
+        self._reset()
+
+    def _reset(self) -> None:
+        self._strings: dict[str, int] = {}
+        self._objects: dict[int, int] = {}
+        self._keep: list[Any] = []  # keeps ids unique while the encode runs
+        self._traits: dict[tuple, int] = {}
+
+    def encode(self, value: Any) -> bytes:
+        """Return the AMF3 encoding of one value (fresh reference tables)."""
+        self._reset()
+        buf = bytearray()
+        try:
+            self._write(buf, value, 0)
+        except RecursionError as exc:
+            raise AMFError("value nested too deeply") from exc
+        finally:
+            self._reset()
+        return bytes(buf)
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _u29(buf: bytearray, value: int) -> None:
+        buf += _U29_SMALL[value] if 0 <= value < 0x80 else encode_u29(value)
+
+    def _string(self, buf: bytearray, value: str) -> None:
+        """UTF-8-vr: an inline string, or a reference to one written before."""
+        if not value:
+            buf.append(0x01)
+            return
+        index = self._strings.get(value)
+        if index is not None:
+            self._u29(buf, index << 1)
+            return
+        data = _utf8(value)
+        if len(data) > U29_MAX >> 1:
+            raise AMFError("AMF3 string longer than 2**28 - 1 bytes")
+        self._strings[value] = len(self._strings)
+        self._u29(buf, (len(data) << 1) | 1)
+        buf += data
+
+    def _reference(self, buf: bytearray, value: Any) -> bool:
+        """Write U29O-ref if ``value`` was written before; else add it to the table."""
+        key = id(value)
+        if self.use_references:
+            index = self._objects.get(key)
+            if index is not None:
+                self._u29(buf, index << 1)
+                return True
+        self._objects[key] = len(self._keep)
+        self._keep.append(value)
+        return False
+
+    def _enter(self, depth: int) -> None:
+        if depth >= self.max_depth:
+            raise AMFError(f"value nested deeper than {self.max_depth}")
+
+    def _key(self, key: Any) -> str:
+        if isinstance(key, str):
+            if not key:
+                raise AMFError("AMF3 dynamic member and array keys cannot be empty")
+            return key
+        if isinstance(key, int) and not isinstance(key, bool):
+            return str(key)
+        raise AMFError(f"AMF3 object keys must be str, not {type(key).__name__}")
+
+    def _traits_header(
+        self, buf: bytearray, class_name: str, sealed: tuple[str, ...], dynamic: bool
+    ) -> None:
+        key = (class_name, sealed, dynamic)
+        index = self._traits.get(key)
+        if index is not None:
+            self._u29(buf, (index << 2) | 0x01)
+            return
+        self._traits[key] = len(self._traits)
+        self._u29(buf, (len(sealed) << 4) | (0x08 if dynamic else 0) | 0x03)
+        self._string(buf, class_name)
+        for name in sealed:
+            self._string(buf, name)
+
+    def _object(self, buf: bytearray, value: dict, depth: int) -> None:
+        if isinstance(value, ASObject):
+            class_name, sealed, dynamic = value.class_name, value.sealed, value.dynamic
+        elif isinstance(value, TypedObject):
+            class_name, sealed, dynamic = value.class_name, (), True
+        else:
+            class_name, sealed, dynamic = "", (), True
+        self._traits_header(buf, class_name, sealed, dynamic)
+        for name in sealed:
+            self._write(buf, value.get(name, UNDEFINED), depth + 1)
+        if dynamic:
+            sealed_set = set(sealed)
+            for key, item in value.items():
+                if key in sealed_set:
+                    continue
+                self._string(buf, self._key(key))
+                self._write(buf, item, depth + 1)
+            buf.append(0x01)
+        elif len(value) > len(sealed) or any(k not in value for k in sealed):
+            extra = [k for k in value if k not in sealed]
+            if extra:
+                raise AMFError(f"sealed object has members not in its traits: {extra!r}")
+
+    def _array(self, buf: bytearray, value: Any, depth: int) -> None:
+        if isinstance(value, dict):  # ECMAArray: int keys 0..n-1 dense, the rest associative
+            dense = 0
+            while dense in value:
+                dense += 1
+            self._u29(buf, (dense << 1) | 1)
+            for key, item in value.items():
+                if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < dense:
+                    continue
+                self._string(buf, self._key(key))
+                self._write(buf, item, depth + 1)
+            buf.append(0x01)
+            for i in range(dense):
+                self._write(buf, value[i], depth + 1)
+        else:
+            if len(value) > U29_MAX >> 1:
+                raise AMFError("AMF3 array too long")
+            self._u29(buf, (len(value) << 1) | 1)
+            buf.append(0x01)
+            for item in value:
+                self._write(buf, item, depth + 1)
+
+    # -- dispatch ----------------------------------------------------------------------------
+
+    def _write(self, buf: bytearray, value: Any, depth: int) -> None:
+        if value is None:
+            buf.append(0x01)
+        elif value is True:
+            buf.append(0x03)
+        elif value is False:
+            buf.append(0x02)
+        elif isinstance(value, int):
+            if AMF3_INT_MIN <= value <= AMF3_INT_MAX:
+                buf.append(0x04)
+                self._u29(buf, value & U29_MAX)
+            else:
+                buf.append(0x05)
+                try:
+                    buf += _DOUBLE.pack(value)
+                except (OverflowError, struct.error) as exc:
+                    raise AMFError(f"integer out of range for a double: {value!r}") from exc
+        elif isinstance(value, float):
+            buf.append(0x05)
+            buf += _DOUBLE.pack(value)
+        elif isinstance(value, str):
+            if isinstance(value, XML | XMLDocument):
+                buf.append(0x0B if isinstance(value, XML) else 0x07)
+                if self._reference(buf, value):
+                    return
+                data = _utf8(value)
+                if len(data) > U29_MAX >> 1:
+                    raise AMFError("AMF3 XML longer than 2**28 - 1 bytes")
+                self._u29(buf, (len(data) << 1) | 1)
+                buf += data
+            else:
+                buf.append(0x06)
+                self._string(buf, value)
+        elif isinstance(value, Undefined):
+            buf.append(0x00)
+        elif isinstance(value, datetime):
+            buf.append(0x08)
+            if self._reference(buf, value):
+                return
+            buf.append(0x01)
+            try:
+                buf += _DOUBLE.pack(_datetime_to_ms(value))
+            except (OverflowError, struct.error) as exc:
+                raise AMFError(f"date out of range: {value!r}") from exc
+        elif isinstance(value, bytes | bytearray | memoryview):
+            buf.append(0x0C)
+            if self._reference(buf, value):
+                return
+            data = bytes(value)
+            if len(data) > U29_MAX >> 1:
+                raise AMFError("AMF3 ByteArray longer than 2**28 - 1 bytes")
+            self._u29(buf, (len(data) << 1) | 1)
+            buf += data
+        elif isinstance(value, _Vector):
+            self._vector(buf, value, depth)
+        elif isinstance(value, Dictionary):
+            self._enter(depth)
+            buf.append(0x11)
+            if self._reference(buf, value):
+                return
+            self._u29(buf, (len(value) << 1) | 1)
+            buf.append(0x01 if value.weak_keys else 0x00)
+            for key, item in value.items():
+                self._write(buf, key, depth + 1)
+                self._write(buf, item, depth + 1)
+        elif isinstance(value, ArrayCollection | ObjectProxy):
+            self._enter(depth)
+            buf.append(0x0A)
+            if self._reference(buf, value):
+                return
+            name = ARRAY_COLLECTION if isinstance(value, ArrayCollection) else OBJECT_PROXY
+            key = (name, (), False, "ext")
+            index = self._traits.get(key)
+            if index is not None:
+                self._u29(buf, (index << 2) | 0x01)
+            else:
+                self._traits[key] = len(self._traits)
+                buf.append(0x07)
+                self._string(buf, name)
+            inner = list(value) if isinstance(value, list) else dict(value)
+            self._write(buf, inner, depth + 1)
+        elif isinstance(value, ECMAArray | list | tuple):
+            self._enter(depth)
+            buf.append(0x09)
+            if self._reference(buf, value):
+                return
+            self._array(buf, value, depth)
+        elif isinstance(value, dict):
+            self._enter(depth)
+            buf.append(0x0A)
+            if self._reference(buf, value):
+                return
+            self._object(buf, value, depth)
+        else:
+            raise AMFError(f"cannot encode {type(value).__name__} as AMF3")
+
+    def _vector(self, buf: bytearray, value: _Vector, depth: int) -> None:
+        self._enter(depth)
+        if isinstance(value, VectorObject):
+            buf.append(0x10)
+        else:
+            buf.append(_vector_code(value)[0])
+        if self._reference(buf, value):
+            return
+        if len(value) > U29_MAX >> 1:
+            raise AMFError("AMF3 vector too long")
+        self._u29(buf, (len(value) << 1) | 1)
+        buf.append(0x01 if value.fixed else 0x00)
+        if isinstance(value, VectorObject):
+            self._string(buf, value.type_name)
+            for item in value:
+                self._write(buf, item, depth + 1)
+            return
+        _code, fmt, _size = _vector_code(value)
+        try:
+            buf += struct.pack(f">{len(value)}{fmt}", *value)
+        except struct.error as exc:
+            raise AMFError(f"{type(value).__name__} item out of range: {exc}") from exc
+
+
+def _vector_code(value: _Vector) -> tuple[int, str, int]:
+    for cls, code in _VECTOR_CODES.items():
+        if isinstance(value, cls):
+            return code
+    raise AMFError(f"cannot encode {type(value).__name__} as AMF3")
+
+
+def encode(*values: Any) -> bytes:
+    """Encode values one after the other, each with its own reference tables."""
+    encoder = Encoder()
+    return b"".join(encoder.encode(v) for v in values)
+
+
+class Decoder:
+    """Decode AMF3 values from ``data`` starting at ``offset``.
+
+    ``max_depth`` bounds nesting of arrays, objects, vectors and dictionaries; every count and
+    length is checked against the bytes left before anything is allocated; reference indices
+    are validated.
+    """
+
+    def __init__(
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        offset: int = 0,
+    ) -> None:
+        self._data = data if isinstance(data, bytes) else bytes(data)
+        self._pos = offset
+        self.max_depth = max_depth
+        self._strings: list[str] = []
+        self._objects: list[Any] = []
+        self._traits: list[tuple[str, tuple[str, ...], bool, bool]] = []
+        self._readers = {
+            0x00: lambda depth: UNDEFINED,
+            0x01: lambda depth: None,
+            0x02: lambda depth: False,
+            0x03: lambda depth: True,
+            0x04: self._read_integer,
+            0x05: self._read_double,
+            0x06: lambda depth: self._read_string(),
+            0x07: self._read_xml_doc,
+            0x08: self._read_date,
+            0x09: self._read_array,
+            0x0A: self._read_object,
+            0x0B: self._read_xml,
+            0x0C: self._read_byte_array,
+            0x0D: self._read_vector_number,
+            0x0E: self._read_vector_number,
+            0x0F: self._read_vector_number,
+            0x10: self._read_vector_object,
+            0x11: self._read_dictionary,
+        }
+
+    @property
+    def remaining(self) -> int:
+        """Bytes not yet decoded."""
+        return len(self._data) - self._pos
+
+    @property
+    def position(self) -> int:
+        """Offset of the next byte to decode."""
+        return self._pos
+
+    def decode(self) -> Any:
+        """Decode the next value (fresh reference tables); AMFError on bad input."""
+        if self._pos >= len(self._data):
+            raise AMFError("no AMF3 value left to decode")
+        start = self._pos
+        self._strings, self._objects, self._traits = [], [], []
+        try:
+            return self._read_value(0)
+        except AMFError:
+            raise
+        except _DECODE_ERRORS as exc:
+            raise AMFError(
+                f"malformed AMF3 value at offset {start}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def decode_all(self) -> list[Any]:
+        """Decode every value left in the buffer."""
+        values = []
+        while self._pos < len(self._data):
+            values.append(self.decode())
+        return values
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _u29(self) -> int:
+        data = self._data
+        pos = self._pos
+        b = data[pos]
+        if b < 0x80:
+            self._pos = pos + 1
+            return b
+        value = b & 0x7F
+        b = data[pos + 1]
+        if b < 0x80:
+            self._pos = pos + 2
+            return (value << 7) | b
+        value = (value << 7) | (b & 0x7F)
+        b = data[pos + 2]
+        if b < 0x80:
+            self._pos = pos + 3
+            return (value << 7) | b
+        value = (value << 7) | (b & 0x7F)
+        self._pos = pos + 4
+        return (value << 8) | data[pos + 3]
+
+    def _take(self, n: int) -> bytes:
+        pos = self._pos
+        end = pos + n
+        if end > len(self._data):
+            raise AMFError(f"truncated AMF3 data: need {n} bytes at offset {pos}")
+        self._pos = end
+        return self._data[pos:end]
+
+    def _check_count(self, count: int, item_size: int, what: str) -> None:
+        if count * item_size > len(self._data) - self._pos:
+            raise AMFError(f"AMF3 {what} claims {count} items, only {self.remaining} bytes left")
+
+    def _object_ref(self, header: int) -> Any:
+        index = header >> 1
+        if index >= len(self._objects):
+            raise AMFError(f"AMF3 object reference {index} out of range")
+        return self._objects[index]
+
+    def _read_utf8(self, n: int) -> str:
+        try:
+            return self._take(n).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AMFError(f"invalid UTF-8 in AMF3 string: {exc}") from exc
+
+    def _read_string(self) -> str:
+        header = self._u29()
+        if not header & 1:
+            index = header >> 1
+            if index >= len(self._strings):
+                raise AMFError(f"AMF3 string reference {index} out of range")
+            return self._strings[index]
+        n = header >> 1
+        if n == 0:
+            return ""  # the empty string is never sent by reference (AMF3 1.3.2)
+        value = self._read_utf8(n)
+        self._strings.append(value)
+        return value
+
+    def _enter(self, depth: int) -> None:
+        if depth >= self.max_depth:
+            raise AMFError(f"AMF3 value nested deeper than {self.max_depth}")
+
+    def _read_value(self, depth: int) -> Any:
+        marker = self._data[self._pos]
+        self._pos += 1
+        reader = self._readers.get(marker)
+        if reader is None:
+            raise AMFError(f"unknown AMF3 marker 0x{marker:02x} at offset {self._pos - 1}")
+        return reader(depth)
+
+    # -- readers -----------------------------------------------------------------------------
+
+    def _read_integer(self, depth: int) -> int:
+        value = self._u29()
+        return value - (1 << 29) if value & (1 << 28) else value
+
+    def _read_double(self, depth: int) -> float:
+        (value,) = _DOUBLE.unpack_from(self._data, self._pos)
+        self._pos += 8
+        return value
+
+    def _read_xml_text(self, cls: type) -> Any:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        value = cls(self._read_utf8(header >> 1))
+        self._objects.append(value)
+        return value
+
+    def _read_xml_doc(self, depth: int) -> XMLDocument:
+        return self._read_xml_text(XMLDocument)
+
+    def _read_xml(self, depth: int) -> XML:
+        return self._read_xml_text(XML)
+
+    def _read_date(self, depth: int) -> datetime:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        (ms,) = _DOUBLE.unpack_from(self._data, self._pos)
+        self._pos += 8
+        value = _ms_to_datetime(ms)
+        self._objects.append(value)
+        return value
+
+    def _read_byte_array(self, depth: int) -> ByteArray:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        value = ByteArray(self._take(header >> 1))
+        self._objects.append(value)
+        return value
+
+    def _read_array(self, depth: int) -> list | ECMAArray:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        self._enter(depth)
+        count = header >> 1
+        key = self._read_string()
+        self._check_count(count, 1, "array")
+        if not key:
+            items: list = []
+            self._objects.append(items)
+            for _ in range(count):
+                items.append(self._read_value(depth + 1))
+            return items
+        mixed = ECMAArray()
+        self._objects.append(mixed)
+        while key:
+            mixed[key] = self._read_value(depth + 1)
+            key = self._read_string()
+        self._check_count(count, 1, "array")
+        for i in range(count):
+            mixed[i] = self._read_value(depth + 1)
+        return mixed
+
+    def _read_traits(self, header: int) -> tuple[str, tuple[str, ...], bool, bool]:
+        if header & 0x02 == 0:  # U29O-traits-ref
+            index = header >> 2
+            if index >= len(self._traits):
+                raise AMFError(f"AMF3 traits reference {index} out of range")
+            return self._traits[index]
+        if header & 0x04:  # U29O-traits-ext
+            traits = (self._read_string(), (), False, True)
+        else:
+            count = header >> 4
+            dynamic = bool(header & 0x08)
+            class_name = self._read_string()
+            self._check_count(count, 1, "sealed traits")
+            sealed = tuple(self._read_string() for _ in range(count))
+            traits = (class_name, sealed, dynamic, False)
+        self._traits.append(traits)
+        return traits
+
+    def _read_object(self, depth: int) -> Any:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        self._enter(depth)
+        class_name, sealed, dynamic, externalizable = self._read_traits(header)
+        if externalizable:
+            return self._read_externalizable(class_name, depth)
+        if not class_name and not sealed and dynamic:
+            obj: dict = {}
+        else:
+            obj = ASObject(class_name, sealed=sealed, dynamic=dynamic)
+        self._objects.append(obj)
+        for name in sealed:
+            obj[name] = self._read_value(depth + 1)
+        if dynamic:
+            key = self._read_string()
+            while key:
+                obj[key] = self._read_value(depth + 1)
+                key = self._read_string()
+        return obj
+
+    def _read_externalizable(self, class_name: str, depth: int) -> Any:
+        if class_name == ARRAY_COLLECTION:
+            collection = ArrayCollection()
+            self._objects.append(collection)
+            source = self._read_value(depth + 1)
+            if not isinstance(source, list):
+                raise AMFError("ArrayCollection source is not an array")
+            collection.extend(source)
+            return collection
+        if class_name == OBJECT_PROXY:
+            proxy = ObjectProxy()
+            self._objects.append(proxy)
+            source = self._read_value(depth + 1)
+            if not isinstance(source, dict):
+                raise AMFError("ObjectProxy source is not an object")
+            proxy.update(source)
+            return proxy
+        raise AMFError(f"unknown externalizable AMF3 class {class_name!r}")
+
+    def _read_vector_number(self, depth: int) -> _Vector:
+        marker = self._data[self._pos - 1]
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        count = header >> 1
+        fixed = self._take(1)[0] != 0
+        cls, fmt, size = {
+            0x0D: (VectorInt, "i", 4),
+            0x0E: (VectorUInt, "I", 4),
+            0x0F: (VectorDouble, "d", 8),
+        }[marker]
+        self._check_count(count, size, "vector")
+        values = struct.unpack_from(f">{count}{fmt}", self._data, self._pos)
+        self._pos += count * size
+        vector = cls(values, fixed=fixed)
+        self._objects.append(vector)
+        return vector
+
+    def _read_vector_object(self, depth: int) -> VectorObject:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        self._enter(depth)
+        count = header >> 1
+        fixed = self._take(1)[0] != 0
+        type_name = self._read_string()
+        self._check_count(count, 1, "vector")
+        vector = VectorObject(type_name=type_name, fixed=fixed)
+        self._objects.append(vector)
+        for _ in range(count):
+            vector.append(self._read_value(depth + 1))
+        return vector
+
+    def _read_dictionary(self, depth: int) -> Dictionary:
+        header = self._u29()
+        if not header & 1:
+            return self._object_ref(header)
+        self._enter(depth)
+        count = header >> 1
+        weak = self._take(1)[0] != 0
+        self._check_count(count, 2, "dictionary")
+        result = Dictionary(weak_keys=weak)
+        self._objects.append(result)
+        for _ in range(count):
+            key = self._read_value(depth + 1)
+            value = self._read_value(depth + 1)
+            try:
+                result[key] = value
+            except TypeError as exc:
+                raise AMFError(f"unhashable AMF3 Dictionary key {type(key).__name__}") from exc
+        return result
+
+
+def decode(data: bytes | bytearray | memoryview) -> Any:
+    """Decode the first AMF3 value of ``data``."""
+    return Decoder(data).decode()
+
+
+def decode_all(data: bytes | bytearray | memoryview) -> list[Any]:
+    """Decode every AMF3 value in ``data``."""
+    return Decoder(data).decode_all()
