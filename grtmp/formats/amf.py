@@ -29,7 +29,6 @@ from construct import (
     Int16sb,
     Int16ub,
     Int32ub,
-    PaddedString,
     PascalString,
     Pass,
     SizeofError,
@@ -226,7 +225,15 @@ AMF3UTF8 = Struct(
     "header" / U29,
     "is_reference" / Computed(lambda ctx: not ctx.header & 1),
     "reference" / If(this.is_reference, Computed(this.header >> 1)),
-    "value" / If(lambda ctx: not ctx.is_reference, PaddedString(this.header >> 1, "utf8")),
+    "value"
+    / If(
+        lambda ctx: not ctx.is_reference,
+        ExprAdapter(
+            Bytes(this.header >> 1),
+            decoder=lambda obj, ctx: obj.decode("utf-8"),
+            encoder=lambda obj, ctx: obj.encode("utf-8"),
+        ),
+    ),
 )
 #: date-type body (3.9): U29D-ref, or U29D-value (1) then DOUBLE ms since epoch (UTC).
 AMF3Date = Struct(
