@@ -185,6 +185,12 @@ class ChunkReader:
     Limits: messages longer than ``max_message_size`` and more than ``max_chunk_streams``
     distinct chunk stream ids raise :class:`LimitExceeded`. Payloads are accumulated chunk
     by chunk (never preallocated from the claimed length) and joined once.
+
+    Errors (:class:`ChunkError`): a fmt 1/2/3 chunk on a chunk stream with no prior header
+    (except fmt 1 on csid 2, which librtmp sends for its first ping; stream id 0 is assumed);
+    a fmt 0/1 header that changes the message length while a message is partly received on
+    that csid (the same length is accepted and assembly continues, as FFmpeg does); Set Chunk
+    Size of 0; Set Chunk Size or Abort payloads shorter than 4 bytes.
     """
 
     def __init__(
