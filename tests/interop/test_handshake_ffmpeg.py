@@ -16,7 +16,7 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from grtmp.handshake import HandshakeInfo, server_handshake  # noqa: E402
+from grtmp.handshake import HandshakeInfo, client_handshake, server_handshake  # noqa: E402
 
 
 class OneShotServer:
@@ -111,3 +111,52 @@ def test_ffmpeg_player_refuses_s1_without_digest():
     assert "error" not in server.result, server.result.get("error")
     assert b"connect" not in server.result["after"]
     assert len(server.result["after"]) < 1536  # no C2 either
+
+
+def test_our_client_against_ffmpeg_listen_server():
+    """Client side: FFmpeg as an RTMP server (``listen=1``) accepts our C2 without complaint."""
+    import av.logging
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    result: dict = {}
+
+    def listen():
+        try:
+            av.open(f"rtmp://127.0.0.1:{port}/live/test", "r",
+                    options={"listen": "1"}, timeout=8)
+        except (av.error.FFmpegError, OSError) as exc:
+            result["error"] = exc
+
+    old_level = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture(local=False) as logs:
+            thread = threading.Thread(target=listen, daemon=True)
+            thread.start()
+            conn = None
+            for _ in range(100):  # FFmpeg starts listening a moment later
+                try:
+                    conn = socket.create_connection(("127.0.0.1", port), timeout=1)
+                    break
+                except OSError:
+                    threading.Event().wait(0.05)
+            assert conn is not None, "FFmpeg did not listen"
+            with conn:
+                conn.settimeout(5)
+                info = client_handshake(conn.makefile("rb"), conn.sendall)
+                # FFmpeg now waits for our connect command: the connection stays open
+                conn.settimeout(0.3)
+                with pytest.raises(TimeoutError):
+                    conn.recv(1)
+            thread.join(10)
+            assert not thread.is_alive()
+    finally:
+        av.logging.set_level(old_level)
+    assert "error" in result  # we closed before connect: FFmpeg gives up
+    # FFmpeg's server answers simple (zero version), S2 echoes our C1
+    assert info.version == 3 and info.complex is False and info.c2_ok is True
+    # FFmpeg warns "Erroneous C2 Message ..." when C2 does not echo its S1
+    assert not [line for line in logs if "C2" in line[2]], logs
