@@ -35,7 +35,6 @@ from construct import (
     Byte,
     Bytes,
     Computed,
-    Const,
     Int8ub,
     Int32ub,
     Pointer,
@@ -126,9 +125,6 @@ S0S1S2 = Struct(
     "s1" / C1S1,
     "s2" / C2S2,
 )
-
-#: The RTMP C0 byte as a constant, for declarations that require it.
-RTMPVersion = Const(RTMP_VERSION, Int8ub)
 
 #: Where the 4 offset bytes of the digest block start, per scheme.
 _DIGEST_BLOCK_START = {0: 8, 1: 8 + BLOCK_SIZE}
