@@ -339,7 +339,9 @@ class Decoder:
     nesting of objects and arrays; hostile lengths fail with AMFError before allocation.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview, *, max_depth: int = DEFAULT_MAX_DEPTH):
+    def __init__(
+        self, data: bytes | bytearray | memoryview, *, max_depth: int = DEFAULT_MAX_DEPTH
+    ) -> None:
         self._data = bytes(data)
         self._pos = 0
         self.max_depth = max_depth

@@ -223,7 +223,7 @@ class Encoder:
     fail with AMFError at ``max_depth``). Strings and traits are always referenced.
     """
 
-    def __init__(self, *, use_references: bool = True, max_depth: int = DEFAULT_MAX_DEPTH):
+    def __init__(self, *, use_references: bool = True, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self.use_references = use_references
         self.max_depth = max_depth
         self._reset()
