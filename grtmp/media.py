@@ -143,11 +143,13 @@ def is_sequence_header(type_id: int, payload: bytes) -> bool:
 def is_video_keyframe(payload: bytes) -> bool:
     """True if a video payload is a key frame carrying coded picture data (not a sequence
     header, metadata or command frame). Use it to start a GOP cache."""
-    if len(payload) < 2:
+    if not payload:
         return False
     b0 = payload[0]
     if (b0 >> 4) & 0x07 != FrameType.KEY:
         return False
+    if len(payload) < 2:
+        return not b0 & 0x80 and (b0 & 0x0F) not in _LEGACY_AVC_LIKE
     if b0 & 0x80:
         pt = b0 & 0x0F
         if pt in (VideoPacketType.CODED_FRAMES, VideoPacketType.CODED_FRAMES_X):
