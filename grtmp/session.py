@@ -157,6 +157,8 @@ class Conn:
                 self.log.debug("peer closed: %s", exc)
         except RTMPError as exc:
             self.log.warning("closing: %s: %s", type(exc).__name__, exc)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.log.debug("peer went away: %s", exc)
         except OSError as exc:
             if not self.closed:
                 self.log.info("connection error: %s", exc)

@@ -165,7 +165,8 @@ class Subscriber:
         self.need_keyframe = False
         #: The queue overflowed and we have not caught up since.
         self.lagging = False
-        self.dropping_since: int | None = None
+        #: Stream timestamp of the last packet written out to the peer.
+        self.written_ts: int | None = None
         self.dropped = 0
         self.initial: list[Any] = []
         self.closed = False
@@ -189,7 +190,6 @@ class Subscriber:
                     return
                 self.need_keyframe = False
                 self.lagging = False
-                self.dropping_since = None
         elif t == AUDIO and not self.audio:
             return
         try:
@@ -201,10 +201,11 @@ class Subscriber:
             self._lag(packet)
 
     def _lag(self, packet: Packet) -> None:
+        """Count a dropped packet; disconnect when the data written lags too far behind."""
         self.dropped += 1
-        if self.dropping_since is None:
-            self.dropping_since = packet.timestamp
-        elif ((packet.timestamp - self.dropping_since) & 0xFFFFFFFF) > \
+        if self.written_ts is None:
+            self.written_ts = packet.timestamp
+        elif ((packet.timestamp - self.written_ts) & 0xFFFFFFFF) > \
                 self.stream.max_lag_ms and not self.closed:
             self.closed = True
             if self.on_lag is not None:
@@ -238,12 +239,16 @@ class Subscriber:
         sink = self.sink
         assert sink is not None
         out: list[bytes] = []
+        last_ts: list[int] = []
 
         def flush() -> None:
             if out:
                 data = b"".join(out) if len(out) > 1 else out[0]
                 out.clear()
                 sink(data)
+                if last_ts:
+                    self.written_ts = last_ts[0]
+                    last_ts.clear()
 
         try:
             while True:
@@ -258,6 +263,7 @@ class Subscriber:
                 for item in items:
                     if item.__class__ is Packet:
                         out.append(item.chunked(self.chunk_size, self.stream_id))
+                        last_ts[:] = (item.timestamp,)
                     elif item is _STOP:
                         flush()
                         return
