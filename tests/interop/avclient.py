@@ -88,7 +88,8 @@ def publish(args: argparse.Namespace) -> dict:
     audio_pts = 0
     hashes = []
     for i in range(args.frames):
-        frame = av.VideoFrame.from_ndarray(_picture(i, args.width, args.height, args.noise), format="rgb24")
+        picture = _picture(i, args.width, args.height, args.noise)
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
         frame.pts = i
         for pkt in vs.encode(frame):
             if args.filler:

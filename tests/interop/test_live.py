@@ -144,8 +144,9 @@ def test_publisher_drops_and_comes_back_player_keeps_going(rtmp_server):
             for ttype, ts, payload in tags:
                 pub.send_media(ttype, ts, payload)
                 gevent.sleep(0.002)
-            assert wait_until(lambda n=len(tags) * (_round + 1): sum(
-                m.type_id == VIDEO for m in got) >= n, timeout=10)
+            want = len(tags) * (_round + 1)
+            assert wait_until(lambda n=want: sum(m.type_id == VIDEO for m in got) >= n,
+                              timeout=10)
             pub.close()  # abrupt drop: no FCUnpublish, no deleteStream
             assert wait_until(lambda n=_round + 1: [
                 s.get("code") for s in player.statuses].count(
