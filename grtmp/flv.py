@@ -187,10 +187,10 @@ class FLVWriter:
         """Patch duration and file size into onMetaData, flush, and close an owned file."""
         if self._closed:
             return
-        self._closed = True
         try:
             if not self._meta_written:
                 self.write_metadata({})
+            self._closed = True
             seekable = getattr(self._f, "seekable", lambda: False)()
             if seekable and self._patch_offsets:
                 end = self._f.tell()
@@ -201,6 +201,7 @@ class FLVWriter:
                 self._f.seek(end)
             self._f.flush()
         finally:
+            self._closed = True
             if self._owns:
                 self._f.close()
 
@@ -233,9 +234,9 @@ class FLVReader:
         self._pos = self.header.data_offset
         first = self._read(4)
         self._pos += len(first)
-        if len(first) < 4:
-            self.truncated = bool(first)
-            self.truncated_at = self.header.data_offset if first else None
+        if len(first) < 4:  # not even PreviousTagSize0
+            self.truncated = True
+            self.truncated_at = self.header.data_offset
             self._done = True
         else:
             self._done = False
