@@ -1,0 +1,26 @@
+"""The smallest grtmp server: a hand-written accept loop, one greenlet per connection.
+
+Run: python examples/simple_server.py [port]; then
+  ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
+  ffplay rtmp://127.0.0.1:1935/live/test
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from gevent.server import StreamServer
+
+from grtmp.session import Conn
+
+
+def handle(sock, address) -> None:
+    """Serve one connection to its end (errors are logged and close only this connection)."""
+    Conn(sock, address).serve()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 1935
+    StreamServer(("0.0.0.0", port), handle).serve_forever()

@@ -1,0 +1,113 @@
+"""The ``grtmp-server`` command as a user runs it: subprocess, FFmpeg peers, signals."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import sys
+
+import gevent
+import gevent.socket
+import gevent.subprocess
+
+from grtmp.client import Client
+from grtmp.errors import ConnectionClosed
+from grtmp.message import USER_CONTROL, VIDEO
+
+
+def _start_server(*args: str) -> tuple[gevent.subprocess.Popen, int, list[str]]:
+    exe = shutil.which("grtmp-server")
+    cmd = [exe] if exe else [sys.executable, "-m", "grtmp.cli.server"]
+    proc = gevent.subprocess.Popen([*cmd, "--host", "127.0.0.1", "--port", "0", *args],
+                                   stderr=gevent.subprocess.PIPE, text=True)
+    lines: list[str] = []
+    with gevent.Timeout(20):
+        while True:
+            line = proc.stderr.readline()
+            assert line, f"server exited early: {''.join(lines)}"
+            lines.append(line)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+
+    def pump():
+        for line in proc.stderr:
+            lines.append(line)
+
+    gevent.spawn(pump)
+    return proc, port, lines
+
+
+def test_grtmp_server_end_to_end_and_sigterm(av_peers):
+    proc, port, log = _start_server("--log-level", "info", "--chunk-size", "8192")
+    try:
+        url = f"rtmp://127.0.0.1:{port}/live/cli"
+        pub = av_peers("publish", url, "--frames", "50", "--linger", "3")
+        gevent.sleep(0.5)
+        player = av_peers("play", url, "--timeout", "20", "--max-frames", "20")
+        got = player.result(60)
+        assert "error" not in got, got
+        assert got["video_frames"] >= 20 and got["first_video_keyframe"] is True
+        # A second player stays attached while we stop the server.
+        watcher = Client(url, socket_module=gevent.socket)
+        watcher.connect()
+        watcher.play()
+        assert any(m.type_id == VIDEO for m in _take(watcher, 10))
+        proc.send_signal(signal.SIGTERM)
+        seen = []
+        try:
+            with gevent.Timeout(10):
+                while True:
+                    seen.append(watcher.read_message())
+        except (ConnectionClosed, OSError):
+            pass
+        codes = [s.get("code") for s in watcher.statuses]
+        assert "NetStream.Play.UnpublishNotify" in codes
+        assert any(m.type_id == USER_CONTROL and m.payload[:2] == b"\x00\x01" for m in seen)
+        assert proc.wait(timeout=10) == 0
+        watcher.close()
+        pub.kill()
+        text = "".join(log)
+        # One line per connect / publish / play / unpublish, with peer and stream.
+        assert re.search(r"\[127\.0\.0\.1:\d+ live\] connect app='live'", text)
+        assert "publish 'cli' (live)" in text
+        assert "play 'cli'" in text
+        assert "unpublish 'cli'" in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def _take(client: Client, n: int) -> list:
+    out = []
+    with gevent.Timeout(10):
+        while len(out) < n:
+            out.append(client.read_message())
+    return out
+
+
+def test_grtmp_server_second_signal_exits_at_once():
+    proc, port, log = _start_server("--log-level", "info")
+    try:
+        # Hold a connection open so the graceful stop has something to wait for.
+        sock = gevent.socket.create_connection(("127.0.0.1", port), timeout=5)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) in (0, 1)
+        sock.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_grtmp_server_rejects_bad_arguments():
+    exe = shutil.which("grtmp-server")
+    cmd = [exe] if exe else [sys.executable, "-m", "grtmp.cli.server"]
+    proc = gevent.subprocess.run([*cmd, "--chunk-size", "1"], capture_output=True, text=True,
+                                 timeout=20)
+    assert proc.returncode == 2
+    assert "--chunk-size" in proc.stderr
