@@ -52,9 +52,14 @@ __all__ = [
     "decode",
     "decode_all",
     "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_SIZE",
 ]
 
 DEFAULT_MAX_DEPTH = 64
+#: Default bound on one encoded value: the largest RTMP message (24-bit length). It stops a
+#: decoded value that shares sub-objects (AMF0/AMF3 references) from expanding exponentially
+#: when encoded again without references.
+DEFAULT_MAX_SIZE = 0xFFFFFF
 
 _DOUBLE = struct.Struct(">d")
 _U16 = struct.Struct(">H")
@@ -191,7 +196,8 @@ class Encoder:
     ``use_references``: emit reference markers (0x07) for a dict/list/typed object met again
     (and so allow cycles); the table lives as long as the encoder, like a decoder's table lives
     as long as the message. Default off: every value is written in full, which is what RTMP
-    peers expect. ``avmplus``: write every value as 0x11 followed by AMF3.
+    peers expect. ``avmplus``: write every value as 0x11 followed by AMF3. ``max_size`` bounds
+    the bytes of one encoded value (None: no bound); ``max_depth`` bounds nesting.
     """
 
     def __init__(
@@ -200,6 +206,7 @@ class Encoder:
         use_references: bool = False,
         avmplus: bool = False,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        max_size: int | None = DEFAULT_MAX_SIZE,
     ) -> None:
         from grtmp import amf3  # amf3 imports this module; import late to break the cycle
 
@@ -208,8 +215,10 @@ class Encoder:
         self.use_references = use_references
         self.avmplus = avmplus
         self.max_depth = max_depth
+        self.max_size = max_size
         self._refs: dict[int, int] = {}
         self._keep: list[Any] = []
+        self._spans: dict[int, tuple[int, int]] = {}
 
     def encode(self, value: Any) -> bytes:
         """Return the AMF0 encoding of one value; AMFError for values AMF0 cannot express."""
@@ -218,11 +227,19 @@ class Encoder:
             self._write(buf, value, 0)
         except RecursionError as exc:
             raise AMFError("value nested too deeply") from exc
+        finally:
+            self._spans.clear()
+        self._check_size(buf)
         return bytes(buf)
+
+    def _check_size(self, buf: bytearray) -> None:
+        if self.max_size is not None and len(buf) > self.max_size:
+            raise AMFError(f"encoded AMF0 value larger than {self.max_size} bytes")
 
     def _write_amf3(self, buf: bytearray, value: Any, depth: int) -> None:
         buf.append(0x11)
-        buf += self._amf3.Encoder(max_depth=self.max_depth - depth).encode(value)
+        max_size = None if self.max_size is None else self.max_size - len(buf)
+        buf += self._amf3.Encoder(max_depth=self.max_depth - depth, max_size=max_size).encode(value)
 
     def _reference(self, buf: bytearray, value: Any) -> bool:
         """Write a reference for ``value`` if seen before; else remember it. True if written."""
@@ -304,26 +321,48 @@ class Encoder:
         elif isinstance(value, dict | list | tuple):
             if depth >= self.max_depth:
                 raise AMFError(f"value nested deeper than {self.max_depth}")
-            if self.use_references and self._reference(buf, value):
+            self._check_size(buf)
+            if self.use_references:
+                if self._reference(buf, value):
+                    return
+                self._write_container(buf, value, depth)
                 return
-            if isinstance(value, ECMAArray):
-                buf.append(0x08)
-                buf += _U32.pack(len(value))
-                self._write_props(buf, value, depth)
-            elif isinstance(value, TypedObject) and value.class_name:
-                buf.append(0x10)
-                self._write_key(buf, value.class_name)
-                self._write_props(buf, value, depth)
-            elif isinstance(value, dict):
-                buf.append(0x03)
-                self._write_props(buf, value, depth)
-            else:
-                buf.append(0x0A)
-                buf += _U32.pack(len(value))
-                for item in value:
-                    self._write(buf, item, depth + 1)
+            # Without references a container met again is written again. Copy the bytes of
+            # its first encoding (AMF0 has no other tables, so they are the same), which keeps a
+            # shared-subobject value from costing exponential time before max_size stops it.
+            key = id(value)
+            span = self._spans.get(key)
+            if span is not None:
+                if span[1] < 0:
+                    raise AMFError("value contains a cycle; encode with use_references=True")
+                buf += buf[span[0] : span[1]]
+                self._check_size(buf)
+                return
+            start = len(buf)
+            self._spans[key] = (start, -1)
+            self._write_container(buf, value, depth)
+            self._spans[key] = (start, len(buf))
         else:
             raise AMFError(f"cannot encode {type(value).__name__} as AMF0")
+
+    def _write_container(self, buf: bytearray, value: Any, depth: int) -> None:
+        """Write a dict/list/tuple body after its marker (depth already checked)."""
+        if isinstance(value, ECMAArray):
+            buf.append(0x08)
+            buf += _U32.pack(len(value))
+            self._write_props(buf, value, depth)
+        elif isinstance(value, TypedObject) and value.class_name:
+            buf.append(0x10)
+            self._write_key(buf, value.class_name)
+            self._write_props(buf, value, depth)
+        elif isinstance(value, dict):
+            buf.append(0x03)
+            self._write_props(buf, value, depth)
+        else:
+            buf.append(0x0A)
+            buf += _U32.pack(len(value))
+            for item in value:
+                self._write(buf, item, depth + 1)
 
 
 def encode(*values: Any) -> bytes:

@@ -40,6 +40,7 @@ from typing import Any
 from grtmp.amf0 import (
     _DECODE_ERRORS,
     DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_SIZE,
     UNDEFINED,
     ECMAArray,
     TypedObject,
@@ -220,12 +221,21 @@ class Encoder:
     """Encode Python values as AMF3, with string, object and traits references.
 
     ``use_references=False`` writes every object in full (no object references; cycles then
-    fail with AMFError at ``max_depth``). Strings and traits are always referenced.
+    fail with AMFError at ``max_depth``, and a value that shares sub-objects many times costs
+    time in proportion to its expanded size, up to ``max_size``). Strings and traits are always
+    referenced. ``max_size`` bounds the bytes of one encoded value (None: no bound).
     """
 
-    def __init__(self, *, use_references: bool = True, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    def __init__(
+        self,
+        *,
+        use_references: bool = True,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_size: int | None = DEFAULT_MAX_SIZE,
+    ) -> None:
         self.use_references = use_references
         self.max_depth = max_depth
+        self.max_size = max_size
         self._reset()
 
     def _reset(self) -> None:
@@ -244,7 +254,12 @@ class Encoder:
             raise AMFError("value nested too deeply") from exc
         finally:
             self._reset()
+        self._check_size(buf)
         return bytes(buf)
+
+    def _check_size(self, buf: bytearray) -> None:
+        if self.max_size is not None and len(buf) > self.max_size:
+            raise AMFError(f"encoded AMF3 value larger than {self.max_size} bytes")
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -280,9 +295,10 @@ class Encoder:
         self._keep.append(value)
         return False
 
-    def _enter(self, depth: int) -> None:
+    def _enter(self, depth: int, buf: bytearray) -> None:
         if depth >= self.max_depth:
             raise AMFError(f"value nested deeper than {self.max_depth}")
+        self._check_size(buf)
 
     def _key(self, key: Any) -> str:
         if isinstance(key, str):
@@ -410,7 +426,7 @@ class Encoder:
         elif isinstance(value, _Vector):
             self._vector(buf, value, depth)
         elif isinstance(value, Dictionary):
-            self._enter(depth)
+            self._enter(depth, buf)
             buf.append(0x11)
             if self._reference(buf, value):
                 return
@@ -420,7 +436,7 @@ class Encoder:
                 self._write(buf, key, depth + 1)
                 self._write(buf, item, depth + 1)
         elif isinstance(value, ArrayCollection | ObjectProxy):
-            self._enter(depth)
+            self._enter(depth, buf)
             buf.append(0x0A)
             if self._reference(buf, value):
                 return
@@ -436,13 +452,13 @@ class Encoder:
             inner = list(value) if isinstance(value, list) else dict(value)
             self._write(buf, inner, depth + 1)
         elif isinstance(value, ECMAArray | list | tuple):
-            self._enter(depth)
+            self._enter(depth, buf)
             buf.append(0x09)
             if self._reference(buf, value):
                 return
             self._array(buf, value, depth)
         elif isinstance(value, dict):
-            self._enter(depth)
+            self._enter(depth, buf)
             buf.append(0x0A)
             if self._reference(buf, value):
                 return
@@ -451,7 +467,7 @@ class Encoder:
             raise AMFError(f"cannot encode {type(value).__name__} as AMF3")
 
     def _vector(self, buf: bytearray, value: _Vector, depth: int) -> None:
-        self._enter(depth)
+        self._enter(depth, buf)
         if isinstance(value, VectorObject):
             buf.append(0x10)
         else:
