@@ -385,23 +385,6 @@ class Decoder:
         self._pos = 0
         self.max_depth = max_depth
         self._refs: list[Any] = []
-        self._readers = {
-            0x00: self._read_number,
-            0x01: self._read_boolean,
-            0x02: self._read_string,
-            0x03: self._read_object,
-            0x05: self._read_null,
-            0x06: self._read_undefined,
-            0x07: self._read_reference,
-            0x08: self._read_ecma_array,
-            0x0A: self._read_strict_array,
-            0x0B: self._read_date,
-            0x0C: self._read_long_string,
-            0x0D: self._read_unsupported,
-            0x0F: self._read_xml,
-            0x10: self._read_typed_object,
-            0x11: self._read_avmplus,
-        }
 
     @property
     def remaining(self) -> int:
@@ -453,12 +436,12 @@ class Decoder:
     def _read_value(self, depth: int) -> Any:
         marker = self._data[self._pos]
         self._pos += 1
-        reader = self._readers.get(marker)
+        reader = _AMF0_READERS.get(marker)
         if reader is None:
             if marker == 0x09:
                 raise AMFError(f"unexpected object-end marker at offset {self._pos - 1}")
             raise AMFError(f"unsupported AMF0 marker 0x{marker:02x} at offset {self._pos - 1}")
-        return reader(depth)
+        return reader(self, depth)
 
     def _enter(self, depth: int) -> None:
         if depth >= self.max_depth:
@@ -567,6 +550,26 @@ class Decoder:
         value = decoder.decode()
         self._pos = decoder.position
         return value
+
+
+# marker -> reader, one per marker (movieclip 0x04, object-end 0x09 and recordset 0x0E have none)
+_AMF0_READERS: dict[int, Any] = {
+    0x00: Decoder._read_number,
+    0x01: Decoder._read_boolean,
+    0x02: Decoder._read_string,
+    0x03: Decoder._read_object,
+    0x05: Decoder._read_null,
+    0x06: Decoder._read_undefined,
+    0x07: Decoder._read_reference,
+    0x08: Decoder._read_ecma_array,
+    0x0A: Decoder._read_strict_array,
+    0x0B: Decoder._read_date,
+    0x0C: Decoder._read_long_string,
+    0x0D: Decoder._read_unsupported,
+    0x0F: Decoder._read_xml,
+    0x10: Decoder._read_typed_object,
+    0x11: Decoder._read_avmplus,
+}
 
 
 def decode(data: bytes | bytearray | memoryview) -> Any:

@@ -524,26 +524,6 @@ class Decoder:
         self._strings: list[str] = []
         self._objects: list[Any] = []
         self._traits: list[tuple[str, tuple[str, ...], bool, bool]] = []
-        self._readers = {
-            0x00: lambda depth: UNDEFINED,
-            0x01: lambda depth: None,
-            0x02: lambda depth: False,
-            0x03: lambda depth: True,
-            0x04: self._read_integer,
-            0x05: self._read_double,
-            0x06: lambda depth: self._read_string(),
-            0x07: self._read_xml_doc,
-            0x08: self._read_date,
-            0x09: self._read_array,
-            0x0A: self._read_object,
-            0x0B: self._read_xml,
-            0x0C: self._read_byte_array,
-            0x0D: self._read_vector_number,
-            0x0E: self._read_vector_number,
-            0x0F: self._read_vector_number,
-            0x10: self._read_vector_object,
-            0x11: self._read_dictionary,
-        }
 
     @property
     def remaining(self) -> int:
@@ -645,10 +625,10 @@ class Decoder:
     def _read_value(self, depth: int) -> Any:
         marker = self._data[self._pos]
         self._pos += 1
-        reader = self._readers.get(marker)
+        reader = _AMF3_READERS.get(marker)
         if reader is None:
             raise AMFError(f"unknown AMF3 marker 0x{marker:02x} at offset {self._pos - 1}")
-        return reader(depth)
+        return reader(self, depth)
 
     # -- readers -----------------------------------------------------------------------------
 
@@ -828,6 +808,32 @@ class Decoder:
             except TypeError as exc:
                 raise AMFError(f"unhashable AMF3 Dictionary key {type(key).__name__}") from exc
         return result
+
+
+def _constant(value: Any) -> Any:
+    return lambda decoder, depth: value
+
+
+_AMF3_READERS: dict[int, Any] = {
+    0x00: _constant(UNDEFINED),
+    0x01: _constant(None),
+    0x02: _constant(False),
+    0x03: _constant(True),
+    0x04: Decoder._read_integer,
+    0x05: Decoder._read_double,
+    0x06: lambda decoder, depth: decoder._read_string(),
+    0x07: Decoder._read_xml_doc,
+    0x08: Decoder._read_date,
+    0x09: Decoder._read_array,
+    0x0A: Decoder._read_object,
+    0x0B: Decoder._read_xml,
+    0x0C: Decoder._read_byte_array,
+    0x0D: Decoder._read_vector_number,
+    0x0E: Decoder._read_vector_number,
+    0x0F: Decoder._read_vector_number,
+    0x10: Decoder._read_vector_object,
+    0x11: Decoder._read_dictionary,
+}
 
 
 def decode(data: bytes | bytearray | memoryview) -> Any:
