@@ -18,14 +18,15 @@ def h(text: str) -> bytes:
 
 # FFmpeg (libavformat/rtmpproto.c) publishing to rtmp://127.0.0.1:1935/live/test, written
 # byte by byte from the AMF0 spec: string = 02 U16-length UTF-8, number = 00 DOUBLE,
-# object = 03 (U16-length key, value)* 00 00 09.
+# object = 03 (U16-length key, value)* 00 00 09. Checked field by field against the bytes
+# FFmpeg 8.1 (Lavf62.12.102) sent to a loopback listener (only the port differed).
 FFMPEG_PUBLISH_CONNECT = (
     h("02 0007") + b"connect"
     + h("00 3ff0000000000000")  # transaction id 1.0
     + h("03")
     + h("0003") + b"app" + h("02 0004") + b"live"
     + h("0004") + b"type" + h("02 000a") + b"nonprivate"
-    + h("0008") + b"flashVer" + h("02 0023") + b"FMLE/3.0 (compatible; Lavf61.7.100)"
+    + h("0008") + b"flashVer" + h("02 0024") + b"FMLE/3.0 (compatible; Lavf62.12.102)"
     + h("0005") + b"tcUrl" + h("02 001a") + b"rtmp://127.0.0.1:1935/live"
     + h("000009")
 )  # fmt: skip
@@ -55,7 +56,7 @@ def test_ffmpeg_publish_connect():
         command_object={
             "app": "live",
             "type": "nonprivate",
-            "flashVer": "FMLE/3.0 (compatible; Lavf61.7.100)",
+            "flashVer": "FMLE/3.0 (compatible; Lavf62.12.102)",
             "tcUrl": "rtmp://127.0.0.1:1935/live",
         },
         args=[],
