@@ -546,6 +546,25 @@ def test_first_byte_construct_agrees_with_fast_path(b0: int) -> None:
     assert legacy.is_ex_header == bool(b0 & 0x80)
 
 
+def test_construct_declarations_match_parser() -> None:
+    """The ModEx / multitrack declarations read the same fields parse_video walks."""
+    from grtmp.formats.video import ModExEntry, MultitrackHeader, TrackHeader
+
+    mod_ex = b"\x02" + (777).to_bytes(3, "big") + bytes([VideoPacketType.MULTITRACK])
+    entry = ModExEntry.parse(mod_ex)
+    assert entry.size8 + 1 == 3 and entry.next.packet_type == VideoPacketType.MULTITRACK
+    assert int.from_bytes(entry.data, "big") == 777
+    mt = bytes([(AvMultitrackType.MANY_TRACKS_MANY_CODECS << 4) | VideoPacketType.SEQUENCE_END])
+    track = b"vp09" + b"\x03" + b"\x00\x00\x00"
+    msg = bytes([_ex_video(FrameType.KEY, VideoPacketType.MOD_EX)]) + mod_ex + mt + track
+    pkt = parse_video(msg)
+    hdr = MultitrackHeader.parse(mt)
+    th = TrackHeader.parse(track, multitrack_type=hdr.multitrack_type)
+    assert (pkt.multitrack_type, pkt.packet_type) == (hdr.multitrack_type, hdr.packet_type)
+    assert (pkt.fourcc, pkt.tracks[0].track_id, 0) == (th.fourcc.decode(), th.track_id, th.size)
+    assert pkt.timestamp_offset_nano == 777
+
+
 def test_flvtag_construct_view(video_files: dict[str, bytes]) -> None:
     data = video_files.get("avc") or next(iter(video_files.values()))
     tag = FlvTag.parse(data[13:])

@@ -35,6 +35,7 @@ __all__ = [
     "AVCVideoPacket",
     "ModExEntry",
     "MultitrackHeader",
+    "TrackHeader",
     "CompositionTime",
     "FourCC",
     "VPCodecConfigurationRecord",
@@ -170,7 +171,6 @@ TrackHeader = Struct(
     "track_id" / Int8ub,
     "size" / If(this._.multitrack_type != AvMultitrackType.ONE_TRACK, Int24ub),
 )
-__all__.append("TrackHeader")
 
 #: VP codec configuration record (vpcC, "VP Codec ISO Media File Format Binding" v1.0).
 VPCodecConfigurationRecord = Struct(
