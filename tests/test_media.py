@@ -200,6 +200,42 @@ def test_h264_sequence_header_and_frames(video_files: dict[str, bytes]) -> None:
     assert [f.composition_time for f in frames] == cts
 
 
+@pytest.mark.parametrize(
+    ("enc", "pix_fmt", "size", "chroma", "depth", "profile"),
+    [
+        ("libx264", "yuv444p", (71, 39), 3, 8, 244),  # High 4:4:4: crop unit 1
+        ("libx264", "yuv422p", (70, 39), 2, 8, 122),  # High 4:2:2: vertical crop unit 1
+        ("libx264", "yuv420p10le", (70, 38), 1, 10, 110),  # High 10
+        ("libx265", "yuv444p", (71, 39), 3, 8, 4),  # RExt
+        ("libx265", "yuv420p10le", (70, 38), 1, 10, 2),  # Main 10
+    ],
+)
+def test_sps_chroma_formats_and_bit_depths(enc: str, pix_fmt: str, size: tuple[int, int],
+                                           chroma: int, depth: int, profile: int) -> None:
+    if not have(enc):
+        pytest.skip(f"{enc} not available")
+    w, h = size
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="flv") as out:
+        s = out.add_stream(enc, rate=FPS)
+        s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        if enc == "libx265":
+            s.options = {"x265-params": "log-level=none"}
+        for i in range(2):
+            img = np.full((h, w, 3), i * 40, np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
+            f.pts = i
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    seq = parse_video(flv_tags(buf.getvalue(), 9)[0][2])
+    info = seq.config.sps_info
+    assert (info.width, info.height) == size
+    assert (info.chroma_format_idc, info.bit_depth_luma, info.profile_idc) == (chroma, depth,
+                                                                               profile)
+
+
 def test_h264_legacy_header_fields(video_files: dict[str, bytes]) -> None:
     tags = _video(video_files, "avc")
     pkt = parse_video(tags[0][2])
