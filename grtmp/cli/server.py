@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -61,20 +62,12 @@ def main(argv: list[str] | None = None) -> int:
                           ping_interval=min(30.0, args.idle_timeout / 3),
                           wait_for_publisher=not args.no_wait)
     server = Server((args.host, args.port), config=config)
-    try:
-        server.start()
-    except OSError as exc:
-        logging.getLogger("grtmp.server").error("cannot listen on %s:%d: %s", args.host,
-                                                args.port, exc)
-        return 1
     stopping = []
 
     def on_signal(signum: int) -> None:
         if stopping:
             logging.getLogger("grtmp.server").warning("second signal: exiting now")
-            sys.stdout.flush()
-            import os
-
+            logging.shutdown()
             os._exit(1)
         stopping.append(signum)
         logging.getLogger("grtmp.server").info("signal %d: shutting down", signum)
@@ -82,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
+    try:
+        server.start()
+    except OSError as exc:
+        logging.getLogger("grtmp.server").error("cannot listen on %s:%d: %s", args.host,
+                                                args.port, exc)
+        return 1
     server.wait()
     return 0
 
