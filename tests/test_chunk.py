@@ -482,7 +482,8 @@ ops = st.lists(
 )
 
 
-def build(ops_list: list, seed: int, stateless: bool) -> tuple[bytes, list[tuple]]:
+def build(ops_list: list, seed: int, mode: str) -> tuple[bytes, list[tuple]]:
+    """Chunk the ops with a ChunkWriter, with chunk_message, or a random mix of both."""
     rng = random.Random(seed)
     w = ChunkWriter()
     out = []
@@ -497,8 +498,12 @@ def build(ops_list: list, seed: int, stateless: bool) -> tuple[bytes, list[tuple
         _, csid, sid, type_id, size, ts = op
         payload = rng.randbytes(size)
         msg = Message(type_id, ts, sid, payload)
-        if stateless:
+        if mode == "stateless" or (mode == "mixed" and rng.random() < 0.5):
             out.append(chunk_message(msg, csid, w.chunk_size))
+            if rng.random() < 0.5:
+                w.note_sent(msg, csid)
+            else:
+                w.reset(csid)
         else:
             out.append(w.write(msg, csid))
         expected.append((type_id, ts, sid, payload, csid))
@@ -506,10 +511,45 @@ def build(ops_list: list, seed: int, stateless: bool) -> tuple[bytes, list[tuple
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops_list=ops, seed=st.integers(0, 2**32), stateless=st.booleans())
-def test_round_trip(ops_list: list, seed: int, stateless: bool) -> None:
-    data, expected = build(ops_list, seed, stateless)
+@given(
+    ops_list=ops,
+    seed=st.integers(0, 2**32),
+    mode=st.sampled_from(["writer", "stateless", "mixed"]),
+)
+def test_round_trip(ops_list: list, seed: int, mode: str) -> None:
+    data, expected = build(ops_list, seed, mode)
     assert fields(read_all(data, max_message_size=1 << 24)) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    msgs=st.lists(
+        st.tuples(st.sampled_from([3, 6, 64, 400]), st.integers(0, 2000),
+                  st.integers(0xFFFFFF, 0xFFFFFFFF)),
+        min_size=1, max_size=5,
+    ),
+    chunk_size=st.integers(1, 500),
+    seed=st.integers(0, 2**32),
+)
+def test_round_trip_fmt3_extended_omitted(msgs: list, chunk_size: int, seed: int) -> None:
+    """librtmp-style senders: fmt 0 with an extended timestamp, continuations without it."""
+    rng = random.Random(seed)
+    data = b""
+    expected = []
+    for csid, size, ts in msgs:
+        payload = rng.randbytes(size)
+        chunked = chunk_message(Message(9, ts, 1, payload), csid, chunk_size)
+        h0 = len(encode_chunk_header(0, csid, ts, size, 9, 1))
+        basic3 = len(encode_chunk_header(3, csid))
+        parts = [chunked[:h0 + chunk_size]]
+        pos = h0 + chunk_size
+        while pos < len(chunked):  # drop the 4 extended timestamp bytes of each continuation
+            parts.append(chunked[pos:pos + basic3])
+            parts.append(chunked[pos + basic3 + 4:pos + basic3 + 4 + chunk_size])
+            pos += basic3 + 4 + chunk_size
+        data += b"".join(parts)
+        expected.append((9, ts, 1, payload, csid))
+    assert fields(read_all(data, chunk_size)) == expected
 
 
 @settings(max_examples=150, deadline=None)
