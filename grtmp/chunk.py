@@ -182,9 +182,11 @@ class ChunkReader:
     Set Chunk Size and Abort messages are applied here and also returned to the caller.
     ``bytes_read`` counts every byte of chunk stream consumed, for Acknowledgement (5.4.3).
 
-    Limits: messages longer than ``max_message_size`` and more than ``max_chunk_streams``
-    distinct chunk stream ids raise :class:`LimitExceeded`. Payloads are accumulated chunk
-    by chunk (never preallocated from the claimed length) and joined once.
+    Limits: messages longer than ``max_message_size``, more than ``max_chunk_streams``
+    distinct chunk stream ids, and more than ``max_buffered`` bytes of partly received messages
+    across all chunk streams (default: twice ``max_message_size``) raise
+    :class:`LimitExceeded`. Payloads are accumulated chunk by chunk (never preallocated from
+    the claimed length) and joined once.
 
     Errors (:class:`ChunkError`): a fmt 1/2/3 chunk on a chunk stream with no prior header
     (except fmt 1 on csid 2, which librtmp sends for its first ping; stream id 0 is assumed);
@@ -199,6 +201,7 @@ class ChunkReader:
         *,
         max_message_size: int = 8 * 1024 * 1024,
         max_chunk_streams: int = 64,
+        max_buffered: int | None = None,
     ) -> None:
         self._stream = stream
         self._read = stream.read
@@ -207,6 +210,8 @@ class ChunkReader:
         self._streams: dict[int, _InStream] = {}
         self.max_message_size = max_message_size
         self.max_chunk_streams = max_chunk_streams
+        self.max_buffered = 2 * max_message_size if max_buffered is None else max_buffered
+        self._buffered = 0  # bytes held in partly received messages, all chunk streams
         #: Inbound chunk size; starts at 128, changed by Set Chunk Size messages.
         self.chunk_size = DEFAULT_CHUNK_SIZE
         #: Total bytes consumed from ``stream`` since creation.
@@ -331,6 +336,11 @@ class ChunkReader:
             if rem:
                 st.pieces.append(piece)
                 st.remaining = rem
+                self._buffered += n
+                if self._buffered > self.max_buffered:
+                    raise LimitExceeded(
+                        f"more than {self.max_buffered} bytes of partly received messages"
+                    )
                 continue
 
             st.remaining = 0
@@ -339,6 +349,7 @@ class ChunkReader:
                 pieces.append(piece)
                 payload = b"".join(pieces)
                 pieces.clear()
+                self._buffered -= len(payload) - n
             else:
                 payload = piece
             type_id = st.type_id
@@ -364,6 +375,7 @@ class ChunkReader:
         else:
             st = self._streams.get(value)
             if st is not None:
+                self._buffered -= sum(map(len, st.pieces))
                 st.remaining = 0
                 st.pieces.clear()
 

@@ -45,6 +45,7 @@ def read_all(data: bytes, chunk_size: int = 128, **kw) -> list[Message]:
             while True:
                 msgs.append(reader.read_message())
         assert reader.bytes_read == len(data)
+        assert reader._buffered == 0  # every partial message was completed or aborted
         results.append(msgs)
     for other in results[1:]:
         assert other == results[0]
@@ -372,6 +373,23 @@ def test_message_too_long() -> None:
     reader.read_message()
     with pytest.raises(LimitExceeded):
         reader.read_message()
+
+
+def test_buffered_limit_across_chunk_streams() -> None:
+    # two partial 3000-byte messages: 2 x 2048 bytes held > 3000 allowed
+    parts = [chunk_message(Message(9, 0, 1, bytes(3000)), csid, 2048) for csid in (4, 6)]
+    data = parts[0][:12 + 2048] + parts[1][:12 + 2048]
+    reader = ChunkReader(io.BytesIO(data), max_message_size=4096, max_buffered=3000)
+    reader.chunk_size = 2048
+    with pytest.raises(LimitExceeded):
+        reader.read_message()
+    # completed and aborted messages release what they held
+    abort = chunk_message(Message(2, 0, 0, (4).to_bytes(4, "big")), 2, 2048)
+    data = parts[0] + parts[1] + parts[0][:12 + 2048] + abort + parts[1]
+    reader = ChunkReader(io.BytesIO(data), max_message_size=4096, max_buffered=3000)
+    reader.chunk_size = 2048
+    assert [len(reader.read_message()) for _ in range(4)] == [3000, 3000, 4, 3000]
+    assert reader._buffered == 0
 
 
 def test_too_many_chunk_streams() -> None:
