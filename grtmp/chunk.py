@@ -57,7 +57,6 @@ _H01 = struct.Struct(">HBHBB")  # timestamp(3) message length(3) type id(1)  (fm
 _H2 = struct.Struct(">HB")  # timestamp delta(3)  (fmt 2)
 _LE32 = struct.Struct("<I")  # message stream id (fmt 0), little endian
 _BE32 = struct.Struct(">I")  # extended timestamp; Set Chunk Size / Abort payloads
-_H0_OUT = struct.Struct(">I")  # helper for building 24-bit fields
 
 
 def encode_basic_header(fmt: int, csid: int) -> bytes:
@@ -93,9 +92,9 @@ def encode_chunk_header(
     if fmt == 3:
         return basic + _BE32.pack(timestamp & _MASK32) if fmt3_extended else basic
     field = _EXT if timestamp >= _EXT else timestamp
-    out = basic + _H0_OUT.pack(field)[1:]
+    out = basic + _BE32.pack(field)[1:]
     if fmt <= 1:
-        out += _H0_OUT.pack(length)[1:] + bytes((type_id,))
+        out += _BE32.pack(length)[1:] + bytes((type_id,))
         if fmt == 0:
             out += _LE32.pack(stream_id)
     if field == _EXT:
