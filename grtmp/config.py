@@ -43,6 +43,8 @@ class ServerConfig:
     max_connections_per_ip: int = 0
     #: Players per stream (0 = unlimited).
     max_players_per_stream: int = 0
+    #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
+    record_dir: str | None = None
     #: fmsVer / capabilities we announce in the connect _result.
     fms_version: str = "FMS/3,0,1,123"
     capabilities: int = 31

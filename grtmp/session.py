@@ -47,11 +47,24 @@ from grtmp.message import (
     Message,
     UserControlEvent,
 )
+from grtmp.record import Recorder, record_path
 from grtmp.stream import Stream, StreamHub, Subscriber
 
 logger = logging.getLogger("grtmp.session")
 
 _default_hub: StreamHub | None = None
+
+# Enhanced RTMP v2: capsEx bits and FourCcInfoMap masks.
+CAPS_EX_RECONNECT = 0x01
+CAPS_EX_MULTITRACK = 0x02
+CAPS_EX_MODEX = 0x04
+CAPS_EX_TIMESTAMP_NANO_OFFSET = 0x08
+FOURCC_CAN_DECODE = 0x01
+FOURCC_CAN_ENCODE = 0x02
+FOURCC_CAN_FORWARD = 0x04
+#: Codecs grtmp relays (it forwards any FourCC; these are the ones it also parses).
+SUPPORTED_FOURCCS = ["avc1", "hvc1", "av01", "vp09", "vp08", "vvc1",
+                     "mp4a", "Opus", "fLaC", "ac-3", "ec-3", ".mp3"]
 
 
 def default_hub() -> StreamHub:
@@ -104,6 +117,11 @@ class Conn:
         self.connect_params: dict[str, Any] = {}
         self.connect_query: dict[str, str] = {}
         self.object_encoding = 0
+        #: Enhanced RTMP capabilities the peer declared in connect.
+        self.caps_ex = 0
+        self.fourcc_list: list[str] = []
+        self.video_fourcc_info: dict[str, int] = {}
+        self.audio_fourcc_info: dict[str, int] = {}
         self.connected = False
         self.closed = False
         self.reader: ChunkReader | None = None
@@ -369,6 +387,7 @@ class Conn:
         self.object_encoding = 3 if enc == 3 else 0
         if msg.type_id == COMMAND_AMF3:
             self.object_encoding = 3
+        enhanced = self._read_enhanced(params)
         try:
             self._hook("on_connect", self, params)
         except CommandError as exc:
@@ -382,14 +401,55 @@ class Conn:
         self.send_messages((control.window_ack_size(cfg.window_ack_size), CSID_CONTROL),
                            (control.set_peer_bandwidth(cfg.peer_bandwidth), CSID_CONTROL))
         self.set_chunk_size(cfg.chunk_size)
-        props = {"fmsVer": cfg.fms_version, "capabilities": float(cfg.capabilities),
-                 "mode": 1.0}
+        props: dict[str, Any] = {"fmsVer": cfg.fms_version,
+                                 "capabilities": float(cfg.capabilities), "mode": 1.0}
+        if enhanced:
+            # Enhanced RTMP: answer with our own support, under the same names.
+            props["fourCcList"] = list(SUPPORTED_FOURCCS)
+            props["videoFourCcInfoMap"] = {"*": float(FOURCC_CAN_FORWARD)}
+            props["audioFourCcInfoMap"] = {"*": float(FOURCC_CAN_FORWARD)}
+            props["capsEx"] = float(CAPS_EX_RECONNECT | CAPS_EX_MULTITRACK | CAPS_EX_MODEX
+                                    | CAPS_EX_TIMESTAMP_NANO_OFFSET)
         info = self._status_info("NetConnection.Connect.Success", "Connection succeeded.",
                                  objectEncoding=float(self.object_encoding))
         self.connected = True
         self.send_command(0, "_result", cmd.transaction_id, props, info)
         self.log.info("connect app=%r tcUrl=%r flashVer=%r", self.app, self.tc_url,
                       params.get("flashVer"))
+
+    def _read_enhanced(self, params: dict[str, Any]) -> bool:
+        """Read Enhanced RTMP fields of connect; True when the peer sent any."""
+        found = False
+        fourccs = params.get("fourCcList")
+        if isinstance(fourccs, list):
+            self.fourcc_list = [str(f) for f in fourccs if isinstance(f, str)]
+            found = True
+        for key, target in (("videoFourCcInfoMap", self.video_fourcc_info),
+                            ("audioFourCcInfoMap", self.audio_fourcc_info)):
+            value = params.get(key)
+            if isinstance(value, dict):
+                for cc, mask in value.items():
+                    if isinstance(mask, (int, float)):
+                        target[str(cc)] = int(mask)
+                found = True
+        caps = params.get("capsEx")
+        if isinstance(caps, (int, float)) and not isinstance(caps, bool):
+            self.caps_ex = int(caps) & 0xFFFFFFFF
+            found = True
+        return found
+
+    def request_reconnect(self, tc_url: str | None = None,
+                          description: str = "The server asks you to reconnect.") -> None:
+        """Enhanced RTMP v2 Reconnect Request: ask the peer to reconnect (to ``tc_url``).
+
+        Sent as ``onStatus`` with ``NetConnection.Connect.ReconnectRequest`` on stream 0;
+        peers that did not declare capsEx Reconnect may ignore it.
+        """
+        info = self._status_info("NetConnection.Connect.ReconnectRequest", description)
+        if tc_url:
+            info["tcUrl"] = tc_url
+        self.send_command(0, "onStatus", 0, None, info)
+        self.log.info("reconnect requested%s", f" to {tc_url}" if tc_url else "")
 
     def cmd_create_stream(self, msg: Message, cmd: Command) -> None:
         sid = self._next_stream_id
@@ -439,6 +499,13 @@ class Conn:
             return
         stream.start_publishing(self)
         self.publishing[msid] = (stream, params)
+        if self.config.record_dir:
+            try:
+                path = record_path(self.config.record_dir, self.app, name)
+                stream.start_recording(Recorder(path))
+                self.log.info("recording %r to %s", name, path)
+            except OSError as exc:
+                self.log.error("cannot record %r: %s", name, exc)
         self.send_messages((control.stream_begin(msid), CSID_CONTROL))
         self.send_status(msid, "NetStream.Publish.Start", f"{name} is now published.",
                          details=name)
@@ -502,6 +569,7 @@ class Conn:
         sub = Subscriber(stream, queue_size=self.config.queue_size, stream_id=msid,
                          chunk_size=self.out_chunk_size, sink=self.send_raw,
                          on_lag=self._on_lag, on_notify=self._notify, name=self.peer)
+        sub.multitrack = bool(self.caps_ex & CAPS_EX_MULTITRACK)
         self.playing[msid] = sub
         stream.subscribe(sub)
         sub.start_writer()

@@ -20,8 +20,9 @@ from gevent.queue import Empty, Full, Queue
 
 from grtmp.chunk import chunk_message
 from grtmp.config import ServerConfig
-from grtmp.errors import RTMPError
+from grtmp.errors import CodecError, RTMPError
 from grtmp.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, VIDEO, Message
+from grtmp.multitrack import is_multitrack, single_track
 
 log = logging.getLogger("grtmp.stream")
 
@@ -100,17 +101,23 @@ def classify(type_id: int, payload: bytes) -> tuple[int, Any]:
     return KIND_OTHER, None
 
 
+_UNSET: Any = object()
+
+
 class Packet:
     """One message of a stream, chunked lazily once per (chunk size, stream id) and shared."""
 
-    __slots__ = ("type_id", "timestamp", "payload", "kind", "_chunks")
+    __slots__ = ("type_id", "timestamp", "payload", "kind", "multitrack", "_chunks", "_single")
 
-    def __init__(self, type_id: int, timestamp: int, payload: bytes, kind: int = KIND_OTHER):
+    def __init__(self, type_id: int, timestamp: int, payload: bytes, kind: int = KIND_OTHER,
+                 multitrack: bool = False):
         self.type_id = type_id
         self.timestamp = timestamp
         self.payload = payload
         self.kind = kind
+        self.multitrack = multitrack
         self._chunks: dict[tuple[int, int], bytes] = {}
+        self._single: Any = _UNSET
 
     def chunked(self, chunk_size: int, stream_id: int) -> bytes:
         """The wire bytes of this message for a connection with that chunk size and stream id."""
@@ -121,6 +128,17 @@ class Packet:
             data = chunk_message(msg, _CSID_FOR_TYPE.get(self.type_id, CSID_DATA), chunk_size)
             self._chunks[key] = data
         return data
+
+    def default_track(self) -> Packet | None:
+        """For a multitrack message: its track 0 as a single-track packet (None if absent)."""
+        if self._single is _UNSET:
+            try:
+                data = single_track(self.type_id, self.payload, 0)
+            except CodecError:
+                data = None
+            self._single = None if data is None else \
+                Packet(self.type_id, self.timestamp, data, classify(self.type_id, data)[0])
+        return self._single
 
     def __repr__(self) -> str:
         return f"Packet(type={self.type_id}, ts={self.timestamp}, len={len(self.payload)})"
@@ -159,6 +177,8 @@ class Subscriber:
         self.on_notify = on_notify
         self.audio = audio
         self.video = video
+        #: The peer declared Enhanced RTMP capsEx Multitrack: it gets every track.
+        self.multitrack = False
         self.paused = False
         self.name = name
         #: Dropping frames until a keyframe (queue was full, or just unpaused).
@@ -173,10 +193,21 @@ class Subscriber:
         self._writer: gevent.Greenlet | None = None
 
     # -- called by the publisher's greenlet (must never block) ---------------------------
+    def adapt(self, packet: Packet) -> Packet | None:
+        """The packet as this subscriber may see it (track 0 only without Multitrack)."""
+        if packet.multitrack and not self.multitrack:
+            return packet.default_track()
+        return packet
+
     def offer(self, packet: Packet) -> None:
         """Queue a packet, or drop it by policy; never blocks."""
         if self.paused or self.closed:
             return
+        if packet.multitrack and not self.multitrack:
+            single = packet.default_track()
+            if single is None:
+                return
+            packet = single
         t = packet.type_id
         kind = packet.kind
         if t == VIDEO:
@@ -333,6 +364,8 @@ class Stream:
         self.last_timestamp = 0
         self.messages_in = 0
         self.bytes_in = 0
+        #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.record`).
+        self.recorder: Any = None
 
     # -- seed-compatible attributes ------------------------------------------------------
     @property
@@ -378,6 +411,7 @@ class Stream:
     def stop_publishing(self) -> None:
         """Detach the publisher; subscribers stay attached for a republish."""
         self.publisher = None
+        self.stop_recording()
         for sub in self.subscribers:
             sub.notify("unpublish")
         self._epoch = (self.last_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
@@ -404,6 +438,8 @@ class Stream:
         self.metadata_packet = packet
         for sub in self.subscribers:
             sub.offer(packet)
+        if self.recorder is not None:
+            self.recorder.write(packet)
 
     def feed(self, type_id: int, timestamp: int, payload: bytes) -> Packet:
         """Deliver one media or data message from the publisher to every subscriber."""
@@ -411,13 +447,15 @@ class Stream:
         self.bytes_in += len(payload)
         ts = self._rebase(timestamp)
         kind, key = classify(type_id, payload)
-        packet = Packet(type_id, ts, payload, kind)
+        packet = Packet(type_id, ts, payload, kind, is_multitrack(type_id, payload))
         if kind == KIND_HEADER:
             self.headers[key] = packet
         elif self.config.gop_cache and (type_id == VIDEO or type_id == AUDIO):
             self._cache(packet)
         for sub in self.subscribers:
             sub.offer(packet)
+        if self.recorder is not None:
+            self.recorder.write(packet)
         return packet
 
     def _cache(self, packet: Packet) -> None:
@@ -439,6 +477,21 @@ class Stream:
         self.gop.append(packet)
         self._gop_bytes += len(packet.payload)
 
+    def start_recording(self, recorder: Any) -> None:
+        """Record from now on: ``recorder.write(packet)`` gets metadata, headers, then media."""
+        self.stop_recording()
+        self.recorder = recorder
+        if self.metadata_packet is not None:
+            recorder.write(self.metadata_packet)
+        for packet in self.headers.values():
+            recorder.write(packet)
+
+    def stop_recording(self) -> None:
+        """Finish the recording, if any (the file is finalised)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            recorder.close()
+
     # -- subscriber side ----------------------------------------------------------------
     def catch_up(self) -> list[Packet]:
         """What a late joiner gets first: metadata, sequence headers, then the GOP."""
@@ -452,7 +505,10 @@ class Stream:
     def subscribe(self, subscriber: Subscriber) -> None:
         """Attach a subscriber; it gets the catch-up packets before anything new."""
         if self.publisher is not None:
-            subscriber.initial.extend(self.catch_up())
+            for packet in self.catch_up():
+                adapted = subscriber.adapt(packet)
+                if adapted is not None:
+                    subscriber.initial.append(adapted)
             subscriber.need_keyframe = not self.gop
         else:
             subscriber.need_keyframe = True

@@ -221,6 +221,34 @@ def inspect_file(path: str, *, limit: int | None = None) -> dict[str, Any]:
         }
 
 
+def inspect_rtmp(url: str, *, limit: int | None = None,
+                 timeout: float = 10.0) -> dict[str, Any]:
+    """Play ``rtmp://host/app/name`` and inspect what arrives (metadata, headers, frames).
+
+    Stops after ``limit`` messages (default 50), or when nothing arrives for ``timeout`` s.
+    """
+    from grtmp.client import Client
+    from grtmp.errors import ConnectionClosed
+
+    limit = 50 if limit is None else limit
+    client = Client(url, timeout=timeout)
+    messages: list[tuple[int, int, bytes]] = []
+    try:
+        client.connect()
+        client.play()
+        media = client.media()
+        while len(messages) < limit:
+            try:
+                msg = next(media)
+            except (ConnectionClosed, TimeoutError, OSError, StopIteration):
+                break
+            messages.append((msg.type_id, msg.timestamp, msg.payload))
+    finally:
+        client.close()
+    return {"url": url, "tags": list(inspect_source(messages, limit=limit)),
+            "statuses": [to_jsonable(s) for s in client.statuses]}
+
+
 def _summary(row: dict[str, Any]) -> tuple[str, str]:
     """(codec column, details column) for the table."""
     if "error" in row:
@@ -298,13 +326,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``grtmp-inspect``."""
     ap = argparse.ArgumentParser(prog="grtmp-inspect",
                                  description="Print the tags and codec details of an FLV file.")
-    ap.add_argument("file", help="FLV file to inspect")
+    ap.add_argument("file", help="FLV file or rtmp://host/app/name to inspect")
+    ap.add_argument("--timeout", type=float, default=10.0,
+                    help="rtmp://: stop when nothing arrives for this many seconds")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--limit", type=int, default=None, metavar="N",
                     help="show at most N tags")
     args = ap.parse_args(argv)
     if args.limit is not None and args.limit < 0:
         ap.error("--limit must be >= 0")
+    if args.file.startswith(("rtmp://", "rtmps://")):
+        return _main_rtmp(args)
     try:
         result = inspect_file(args.file, limit=args.limit)
     except OSError as exc:
@@ -322,6 +354,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(result["tags"]))
         if result["truncated"]:
             print(f"(file truncated at offset {result['truncated_at']})")
+    return 0
+
+
+def _main_rtmp(args: argparse.Namespace) -> int:
+    from grtmp.errors import RTMPError
+
+    try:
+        result = inspect_rtmp(args.file, limit=args.limit, timeout=args.timeout)
+    except (OSError, RTMPError, ValueError) as exc:
+        print(f"grtmp-inspect: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.file}: {len(result['tags'])} messages shown")
+        print(format_table(result["tags"]))
     return 0
 
 

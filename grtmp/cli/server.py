@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--handshake-timeout", type=float, default=10.0)
     p.add_argument("--idle-timeout", type=float, default=90.0,
                    help="close a peer silent for this many seconds (pinged before)")
+    p.add_argument("--record", metavar="DIR", default=None,
+                   help="record every publish to DIR/APP/NAME-DATE-TIME.flv")
     p.add_argument("--no-wait", action="store_true",
                    help="answer play of an unpublished name with NetStream.Play.StreamNotFound")
     p.add_argument("--log-level", default="info",
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
                           handshake_timeout=args.handshake_timeout,
                           idle_timeout=args.idle_timeout,
                           ping_interval=min(30.0, args.idle_timeout / 3),
-                          wait_for_publisher=not args.no_wait)
+                          wait_for_publisher=not args.no_wait,
+                          record_dir=args.record)
     server = Server((args.host, args.port), config=config)
     stopping = []
 

@@ -56,6 +56,14 @@ def frame_hash(data: bytes) -> str:
     return h.hexdigest()
 
 
+_FAST_OPTIONS = {
+    "libx264": {"preset": "ultrafast", "tune": "zerolatency"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=error"},
+    "libsvtav1": {"preset": "12"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8"},
+}
+
+
 def _with_filler(pkt: av.Packet, stream, size: int) -> av.Packet:
     """The same access unit plus a filler-data NAL unit (type 12) of ``size`` bytes.
 
@@ -74,13 +82,14 @@ def publish(args: argparse.Namespace) -> dict:
     vs.width, vs.height = args.width, args.height
     vs.pix_fmt = "yuv420p"
     vs.options = {"g": str(args.gop), "bf": "0"}
-    if args.vcodec == "libx264":
-        vs.options.update({"preset": "ultrafast", "tune": "zerolatency"})
+    vs.options.update(_FAST_OPTIONS.get(args.vcodec, {}))
     vs.time_base = Fraction(1, args.fps)
     streams = [vs]
     a_s = None
+    rate = 48000 if args.acodec in ("libopus", "opus") else 44100
+    frame_size = 960 if rate == 48000 else 1024
     if args.audio:
-        a_s = out.add_stream("aac", rate=44100)
+        a_s = out.add_stream(args.acodec, rate=rate)
         a_s.layout = "stereo"
         streams.append(a_s)
     start = time.monotonic()
@@ -99,13 +108,18 @@ def publish(args: argparse.Namespace) -> dict:
             sent_video += 1
         if a_s is not None:
             # Audio up to the time of this video frame, in 1024-sample AAC frames.
-            while audio_pts < (i + 1) * 44100 // args.fps:
-                samples = np.zeros((2, 1024), dtype=np.float32)
-                samples[:, :] = np.sin(np.arange(audio_pts, audio_pts + 1024) / 20.0) * 0.2
-                af = av.AudioFrame.from_ndarray(samples, format="fltp", layout="stereo")
-                af.sample_rate = 44100
+            while audio_pts < (i + 1) * rate // args.fps:
+                samples = np.zeros((2, frame_size), dtype=np.float32)
+                samples[:, :] = np.sin(np.arange(audio_pts, audio_pts + frame_size) / 20.0) * 0.2
+                fmt = a_s.codec_context.format.name
+                if fmt.startswith("s16"):
+                    samples = (samples * 32767).astype(np.int16)
+                if not fmt.endswith("p"):  # packed: one plane, channels interleaved
+                    samples = samples.T.reshape(1, -1)
+                af = av.AudioFrame.from_ndarray(samples, format=fmt, layout="stereo")
+                af.sample_rate = rate
                 af.pts = audio_pts
-                audio_pts += 1024
+                audio_pts += frame_size
                 for pkt in a_s.encode(af):
                     out.mux(pkt)
         if args.realtime:
@@ -155,6 +169,7 @@ def play(args: argparse.Namespace) -> dict:
                     if result["first_decode_error"] is None:
                         result["first_decode_error"] = str(exc)
             elif pkt.stream.type == "audio":
+                result["audio_packets"] = result.get("audio_packets", 0) + 1
                 try:
                     result["audio_frames"] += len(pkt.decode())
                 except av.FFmpegError:
@@ -179,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=120)
     p.add_argument("--vcodec", default="libx264")
+    p.add_argument("--acodec", default="aac")
     p.add_argument("--noise", action="store_true")
     p.add_argument("--filler", type=int, default=0, help="filler NAL bytes per video frame")
     p.add_argument("--no-audio", dest="audio", action="store_false")
