@@ -92,9 +92,10 @@ class Conn:
     """A server-side RTMP connection.
 
     ``hub`` holds the streams (a process-wide default when omitted), ``config`` the limits.
-    ``handler`` may be any object with optional ``on_connect(conn, command_object)``,
-    ``on_publish(conn, stream, params)``, ``on_play(conn, stream, params)`` and
-    ``on_done(conn)`` methods; raising :class:`grtmp.errors.CommandError` rejects.
+    ``handler`` may be any object with the optional hooks described in :mod:`grtmp.auth`
+    (``on_connect``, ``on_publish``, ``on_play``, ``on_publish_done``, ``on_play_done``,
+    ``on_done``): they allow, reject (``False`` or :class:`grtmp.errors.CommandError`) or
+    redirect (a new stream name) before anything is sent to the client.
     """
 
     def __init__(self, sock: socket.socket, address: Any = None, *,
@@ -389,12 +390,23 @@ class Conn:
             self.object_encoding = 3
         enhanced = self._read_enhanced(params)
         try:
-            self._hook("on_connect", self, params)
+            decision = self._hook("on_connect", self, params)
+            if decision is False:
+                raise CommandError("connection refused", "NetConnection.Connect.Rejected")
         except CommandError as exc:
             self.log.warning("connect rejected: %s", exc)
             self.send_command(0, "_error", cmd.transaction_id, None,
                               self._status_info("NetConnection.Connect.Rejected", str(exc),
                                                 "error"))
+            self.close()
+            return
+        if isinstance(decision, str):
+            # Redirect, as Adobe/Wowza servers do: a rejection carrying the new URL.
+            self.log.info("connect redirected to %s", decision)
+            self.send_command(0, "_error", cmd.transaction_id, None,
+                              self._status_info("NetConnection.Connect.Rejected",
+                                                "Redirected.", "error",
+                                                ex={"code": 302.0, "redirect": decision}))
             self.close()
             return
         cfg = self.config
@@ -482,19 +494,26 @@ class Conn:
         if msid in self.publishing or msid in self.playing:
             self._stop_publishing(msid)
             self._stop_playing(msid)
+        # The decision comes before anything about the stream is sent or created.
+        try:
+            decision = self._hook("on_publish", self, name, params)
+            if decision is False:
+                raise CommandError(f"publishing {name} is not allowed",
+                                   "NetStream.Publish.Denied")
+        except CommandError as exc:
+            self.log.warning("publish %r rejected: %s", name, exc)
+            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
+                             "NetStream.Publish.Denied", str(exc), "error")
+            return
+        if isinstance(decision, str) and decision:
+            self.log.info("publish %r redirected to %r", name, decision)
+            name, extra = split_name(decision)
+            params.update(extra)
         stream = self.hub.get_or_create(self.app, name)
         if stream.publisher is not None:
             self.log.warning("publish %r refused: already publishing", name)
             self.send_status(msid, "NetStream.Publish.BadName",
                              f"{name} is already being published.", "error")
-            self.hub.discard_if_idle(stream)
-            return
-        try:
-            self._hook("on_publish", self, stream, params)
-        except CommandError as exc:
-            self.log.warning("publish %r rejected: %s", name, exc)
-            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
-                             "NetStream.Publish.Denied", str(exc), "error")
             self.hub.discard_if_idle(stream)
             return
         stream.start_publishing(self)
@@ -534,6 +553,19 @@ class Conn:
         if msid in self.publishing or msid in self.playing:
             self._stop_publishing(msid)
             self._stop_playing(msid)
+        try:
+            decision = self._hook("on_play", self, name, params)
+            if decision is False:
+                raise CommandError(f"playing {name} is not allowed", "NetStream.Play.Failed")
+        except CommandError as exc:
+            self.log.warning("play %r rejected: %s", name, exc)
+            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
+                             "NetStream.Play.Failed", str(exc), "error")
+            return
+        if isinstance(decision, str) and decision:
+            self.log.info("play %r redirected to %r", name, decision)
+            name, extra = split_name(decision)
+            params.update(extra)
         stream = self.hub.get(self.app, name)
         if stream is None and not self.config.wait_for_publisher:
             self.send_status(msid, "NetStream.Play.StreamNotFound",
@@ -542,14 +574,9 @@ class Conn:
         stream = stream or self.hub.get_or_create(self.app, name)
         cap = self.config.max_players_per_stream
         if cap and len(stream.subscribers) >= cap:
+            self.log.warning("play %r refused: %d players (max_players_per_stream)", name,
+                             len(stream.subscribers))
             self.send_status(msid, "NetStream.Play.Failed", "Too many players.", "error")
-            self.hub.discard_if_idle(stream)
-            return
-        try:
-            self._hook("on_play", self, stream, params)
-        except CommandError as exc:
-            self.log.warning("play %r rejected: %s", name, exc)
-            self.send_status(msid, "NetStream.Play.Failed", str(exc), "error")
             self.hub.discard_if_idle(stream)
             return
         items: list[tuple[Message, int]] = [(control.stream_is_recorded(msid), CSID_CONTROL),
@@ -570,6 +597,7 @@ class Conn:
                          chunk_size=self.out_chunk_size, sink=self.send_raw,
                          on_lag=self._on_lag, on_notify=self._notify, name=self.peer)
         sub.multitrack = bool(self.caps_ex & CAPS_EX_MULTITRACK)
+        sub.params = params
         self.playing[msid] = sub
         stream.subscribe(sub)
         sub.start_writer()
@@ -598,9 +626,10 @@ class Conn:
         entry = self.publishing.pop(msid, None)
         if entry is None:
             return
-        stream, _ = entry
+        stream, params = entry
         if stream.publisher is self:
             stream.stop_publishing()
+        self._hook("on_publish_done", self, stream.name, params)
         self.log.info("unpublish %r (%d messages, %d bytes)", stream.name, stream.messages_in,
                       stream.bytes_in)
         if not quiet and not self.closed:
@@ -617,6 +646,7 @@ class Conn:
             return
         sub.stream.unsubscribe(sub)
         sub.stop(flush=flush and not self.closed, timeout=2.0)
+        self._hook("on_play_done", self, sub.stream.name, sub.params)
         self.hub.discard_if_idle(sub.stream)
         self.log.info("stop playing %r", sub.stream.name)
 

@@ -181,6 +181,8 @@ class Subscriber:
         self.multitrack = False
         self.paused = False
         self.name = name
+        #: Query-string parameters of the play request (for hooks).
+        self.params: dict[str, str] = {}
         #: Dropping frames until a keyframe (queue was full, or just unpaused).
         self.need_keyframe = False
         #: The queue overflowed and we have not caught up since.

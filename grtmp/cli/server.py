@@ -33,6 +33,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="close a peer silent for this many seconds (pinged before)")
     p.add_argument("--record", metavar="DIR", default=None,
                    help="record every publish to DIR/APP/NAME-DATE-TIME.flv")
+    p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: also serve RTMPS")
+    p.add_argument("--tls-key", metavar="PEM", help="private key for --tls-cert")
+    p.add_argument("--tls-port", type=int, default=1936, help="RTMPS port (default 1936)")
+    for event in ("connect", "publish", "play", "publish-done", "play-done", "done"):
+        p.add_argument(f"--on-{event}", metavar="URL",
+                       help=f"nginx-rtmp style HTTP callback (form POST) on {event}")
+    p.add_argument("--access", action="append", default=[], metavar="RULE",
+                   help="'allow|deny publish|play CIDR|all', first match wins (repeatable)")
+    p.add_argument("--max-players-per-stream", type=int, default=0,
+                   help="maximum players of one stream (0: unlimited)")
     p.add_argument("--no-wait", action="store_true",
                    help="answer play of an unpublished name with NetStream.Play.StreamNotFound")
     p.add_argument("--log-level", default="info",
@@ -43,15 +53,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.chunk_size < 128 or args.chunk_size > 0x7FFFFFFF:
-        print("grtmp-server: --chunk-size must be between 128 and 2147483647", file=sys.stderr)
-        return 2
+    # Patch first, before anything imports ssl, socket users or urllib.
     from gevent import monkey
 
     monkey.patch_all()
+    import ssl
+
     import gevent
 
+    from grtmp.auth import AccessList, HTTPCallbacks, chain
     from grtmp.server import Server
+    from grtmp.stream import StreamHub
+
+    if args.chunk_size < 128 or args.chunk_size > 0x7FFFFFFF:
+        print("grtmp-server: --chunk-size must be between 128 and 2147483647", file=sys.stderr)
+        return 2
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("grtmp-server: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    try:
+        access = AccessList(args.access) if args.access else None
+    except ValueError as exc:
+        print(f"grtmp-server: --access: {exc}", file=sys.stderr)
+        return 2
+    hooks = {e: getattr(args, f"on_{e}") for e in
+             ("connect", "publish", "play", "publish_done", "play_done", "done")}
+    http = HTTPCallbacks(**{f"on_{k}": v for k, v in hooks.items()}) \
+        if any(hooks.values()) else None
+    handler = chain(access, http) if (access or http) else None
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,8 +92,19 @@ def main(argv: list[str] | None = None) -> int:
                           idle_timeout=args.idle_timeout,
                           ping_interval=min(30.0, args.idle_timeout / 3),
                           wait_for_publisher=not args.no_wait,
-                          record_dir=args.record)
-    server = Server((args.host, args.port), config=config)
+                          record_dir=args.record,
+                          max_players_per_stream=args.max_players_per_stream)
+    hub = StreamHub(config)
+    servers = [Server((args.host, args.port), config=config, hub=hub, handler=handler)]
+    if args.tls_cert:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"grtmp-server: cannot load TLS certificate: {exc}", file=sys.stderr)
+            return 2
+        servers.append(Server((args.host, args.tls_port), config=config, hub=hub,
+                              handler=handler, ssl_context=ctx))
     stopping = []
 
     def on_signal(signum: int) -> None:
@@ -74,17 +114,22 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(1)
         stopping.append(signum)
         logging.getLogger("grtmp.server").info("signal %d: shutting down", signum)
-        gevent.spawn(server.stop)
+        for server in servers:
+            gevent.spawn(server.stop)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
-    try:
-        server.start()
-    except OSError as exc:
-        logging.getLogger("grtmp.server").error("cannot listen on %s:%d: %s", args.host,
-                                                args.port, exc)
-        return 1
-    server.wait()
+    for server in servers:
+        try:
+            server.start()
+        except OSError as exc:
+            logging.getLogger("grtmp.server").error("cannot listen on %s:%d: %s", args.host,
+                                                    server._server.server_port, exc)
+            for other in servers:
+                other.stop(timeout=1)
+            return 1
+    for server in servers:
+        server.wait()
     return 0
 
 
