@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="messages queued per player before it drops to the next keyframe")
     p.add_argument("--max-message-size", type=int, default=8 * 1024 * 1024,
                    help="largest message a peer may send, in bytes (default 8 MiB)")
+    p.add_argument("--max-chunk-streams", type=int, default=64,
+                   help="chunk streams one connection may use (default 64)")
     p.add_argument("--max-connections", type=int, default=0,
                    help="maximum connections in total (0: unlimited)")
     p.add_argument("--max-connections-per-ip", type=int, default=0,
@@ -31,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--handshake-timeout", type=float, default=10.0)
     p.add_argument("--idle-timeout", type=float, default=90.0,
                    help="close a peer silent for this many seconds (pinged before)")
+    p.add_argument("--ping-interval", type=float, default=30.0,
+                   help="ping a peer silent for this many seconds (default 30)")
+    p.add_argument("--max-lag", type=float, default=10.0,
+                   help="disconnect a player this many seconds behind (default 10)")
     p.add_argument("--record", metavar="DIR", default=None,
                    help="record every publish to DIR/APP/NAME-DATE-TIME.flv")
     p.add_argument("--tls-cert", metavar="PEM", help="certificate chain: also serve RTMPS")
@@ -90,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
                           max_connections_per_ip=args.max_connections_per_ip,
                           handshake_timeout=args.handshake_timeout,
                           idle_timeout=args.idle_timeout,
-                          ping_interval=min(30.0, args.idle_timeout / 3),
+                          ping_interval=min(args.ping_interval, args.idle_timeout),
+                          max_chunk_streams=args.max_chunk_streams,
+                          max_lag_seconds=args.max_lag,
                           wait_for_publisher=not args.no_wait,
                           record_dir=args.record,
                           max_players_per_stream=args.max_players_per_stream)
