@@ -590,3 +590,49 @@ def test_seed_attributes_truncated_record():
     s.feed(VIDEO, 0, AVC_HEADER[:15])  # cut inside the SPS: no error, nothing usable
     assert s.avc_config == AVC_HEADER[:15]
     assert (s.sps, s.pps) == ([], [])
+
+
+# -- the writer greenlet ---------------------------------------------------------------------
+
+
+def _writer_log(stream: Stream, queue_size: int) -> tuple[Subscriber, list]:
+    log: list = []
+    sub = sub_of(stream, queue_size=queue_size, sink=log.append,
+                 on_notify=lambda _s, what: log.append(what))
+    return sub, log
+
+
+def test_writer_sends_catch_up_then_queue_in_one_write_and_sets_written_ts():
+    s = live_stream()
+    s.feed(VIDEO, 0, AVC_HEADER)
+    s.feed(VIDEO, 0, key(1))
+    sub, log = _writer_log(s, 16)
+    s.subscribe(sub)
+    s.feed(VIDEO, 40, inter(2))
+    sub.start_writer()
+    with gevent.Timeout(3):
+        while sub.written_ts != 40:
+            gevent.sleep(0.01)
+    # Catch-up, then what queued meanwhile: the bytes of the three packets, in order.
+    reader = ChunkReader(io.BytesIO(b"".join(log)))
+    got = [reader.read_message().payload for _ in range(3)]
+    assert got == [AVC_HEADER, key(1), inter(2)]
+    sub.stop()
+    assert sub._writer.dead
+
+
+@pytest.mark.xfail(strict=True, reason="an event offered to a full queue goes to "
+                   "Subscriber.initial, which the writer sends before the older queued media")
+def test_unpublish_notice_to_full_queue_stays_after_queued_media():
+    s = live_stream()
+    sub, log = _writer_log(s, 2)
+    s.subscribe(sub)
+    s.feed(VIDEO, 0, key(1))
+    s.feed(VIDEO, 40, inter(2))  # the queue is full
+    s.stop_publishing()
+    sub.start_writer()
+    with gevent.Timeout(3):
+        while "unpublish" not in log or sub.written_ts != 40:
+            gevent.sleep(0.01)
+    sub.stop()
+    assert log[-1] == "unpublish", "StreamEOF/UnpublishNotify must follow the media before it"
