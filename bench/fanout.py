@@ -31,6 +31,7 @@ import collections
 import contextlib
 import multiprocessing as mp
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -197,11 +198,14 @@ class ServerProc:
             return []
 
 
-def start_grtmp(port: int, workdir: str) -> ServerProc:
+GRTMP_CMD = "{python} -m grtmp.cli.server --host 127.0.0.1 --port {port} --log-level warning"
+
+
+def start_grtmp(port: int, workdir: str, template: str = GRTMP_CMD) -> ServerProc:
+    """Start ``grtmp-server`` (or ``template``, with {python} and {port}) on ``port``."""
     log_path = os.path.join(workdir, "grtmp.log")
     log = open(log_path, "wb")
-    cmd = [sys.executable, "-m", "grtmp.cli.server", "--host", "127.0.0.1", "--port", str(port),
-           "--log-level", "warning"]
+    cmd = shlex.split(template.format(python=shlex.quote(sys.executable), port=port))
     # own session: a Ctrl-C in the terminal reaches us only, and we stop the server in order
     proc = subprocess.Popen(cmd, cwd=_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                             start_new_session=True)
@@ -603,6 +607,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nginx-only", action="store_true", help="run only nginx-rtmp")
     p.add_argument("--rounds", type=int, default=1,
                    help="repeat the measurement (alternating servers with --compare-nginx)")
+    p.add_argument("--grtmp-cmd", metavar="CMD", default=GRTMP_CMD,
+                   help="command that runs the grtmp server under test; {python} and {port} "
+                        "are replaced (default: %(default)r)")
     p.add_argument("--profile", metavar="FILE",
                    help="py-spy the grtmp server during an extra run; collapsed stacks to FILE")
     return p
@@ -616,8 +623,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     targets: list[tuple[str, Callable[[int, str], ServerProc]]] = []
+
+    def grtmp_start(port: int, workdir: str) -> ServerProc:
+        return start_grtmp(port, workdir, args.grtmp_cmd)
+
     if not args.nginx_only:
-        targets.append(("grtmp", start_grtmp))
+        targets.append(("grtmp", grtmp_start))
     if args.compare_nginx or args.nginx_only:
         found = find_nginx_rtmp()
         if found is None:
@@ -646,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
                 print_row(r)
                 sys.stdout.flush()
         if args.profile:
-            r = run_once("grtmp", start_grtmp, args, profile=args.profile)
+            r = run_once("grtmp", grtmp_start, args, profile=args.profile)
             print_row(r)
             summarize_profile(args.profile)
     except KeyboardInterrupt:
