@@ -1,0 +1,292 @@
+"""Mutated RTMP byte streams against a live server (issue #5).
+
+Hypothesis builds what a real publisher sends -- C0+C1, C2, then chunked connect, createStream,
+publish, @setDataFrame, audio/video (real H.264/AAC payloads from fuzz/corpus), control
+messages -- with varied chunk sizes, chunk stream ids and timestamps, then mutates the bytes
+(flip, overwrite, truncate, delete, duplicate, insert) and sends them to an in-process server.
+
+For every example: the server closes the connection within a bound once we stop sending, it
+logs at most one "closing:" line for it, naming a typed grtmp error; nothing reaches gevent's
+hub as an unhandled error and nothing is logged with a traceback. Throughout, a well-behaved
+publisher -> player pair on the same server keeps flowing: every numbered frame sent is
+received, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from pathlib import Path
+
+import gevent
+import gevent.socket
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grtmp import control, errors
+from grtmp.amf0 import ECMAArray
+from grtmp.chunk import ChunkWriter
+from grtmp.client import Client
+from grtmp.command import encode_command, encode_data
+from grtmp.message import (
+    AGGREGATE,
+    AUDIO,
+    COMMAND_AMF0,
+    COMMAND_AMF3,
+    DATA_AMF0,
+    VIDEO,
+    Message,
+)
+from tests.conftest import wait_until
+
+CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus" / "media"
+HANDSHAKE_SIZE = 1536
+#: Bound on how long the server may take to close a connection after our EOF.
+CLOSE_BOUND = 5.0
+#: Exception names a "closing:" line may carry: the typed errors of grtmp.errors.
+TYPED = {name for name in dir(errors)
+         if isinstance(getattr(errors, name), type)
+         and issubclass(getattr(errors, name), errors.RTMPError)}
+
+
+def _media_samples() -> list[tuple[int, bytes]]:
+    """Real H.264/AAC payloads (sequence headers first) from the fuzz seed corpus."""
+    out = []
+    for prefix, type_id in (("h264_video", VIDEO), ("h264_audio", AUDIO)):
+        for path in sorted(CORPUS.glob(f"{prefix}[0-9]-*")):
+            out.append((type_id, path.read_bytes()[1:]))  # drop the harness selector byte
+    out.sort(key=lambda item: item[1][1:2] != b"\x00")  # sequence headers first
+    return out or [(VIDEO, b"\x17\x00\x00\x00\x00\x01\x64\x00\x1f\xff\xe0\x00"),
+                   (AUDIO, b"\xaf\x00\x12\x10")]
+
+
+MEDIA = _media_samples()
+
+
+# -- building a valid client stream ------------------------------------------------------------
+
+
+@st.composite
+def client_streams(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A valid publisher byte stream; returns (bytes, offset where chunks start)."""
+    c1 = bytes(8) + draw(st.binary(min_size=16, max_size=16)) * 95  # 8 + 1520 + 8 = 1536
+    c1 = (c1 + bytes(HANDSHAKE_SIZE))[:HANDSHAKE_SIZE]
+    hs = b"\x03" + c1 + bytes(HANDSHAKE_SIZE)  # the server does not refuse a bad C2
+
+    chunk_size = draw(st.sampled_from([1, 2, 7, 64, 128, 4096, 65536]))
+    csids = draw(st.lists(st.sampled_from([3, 4, 5, 6, 8, 63, 64, 319, 320, 65599]),
+                          min_size=3, max_size=3))
+    base_ts = draw(st.sampled_from([0, 1000, 0xFFFFFE, 0xFFFFFF, 0xFFFFFFF0]))
+    amf3 = draw(st.booleans())
+    name = f"fz{draw(st.integers(0, 3))}"
+
+    w = ChunkWriter(128)
+    out = [w.write(control.set_chunk_size(chunk_size), 2)]
+    w.chunk_size = chunk_size
+    cmd_type = COMMAND_AMF3 if amf3 else COMMAND_AMF0
+
+    def cmd(sid: int, *parts: object) -> None:
+        out.append(w.write(Message(cmd_type, 0, sid, encode_command(*parts, amf3=amf3)),
+                           csids[0]))
+
+    cmd(0, "connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live",
+                          "objectEncoding": 3.0 if amf3 else 0.0, "capsEx": 15.0,
+                          "fourCcList": ["avc1", "mp4a"]})
+    out.append(w.write(control.window_ack_size(draw(st.sampled_from([0, 100, 2_500_000]))), 2))
+    cmd(0, "releaseStream", 2, None, name)
+    cmd(0, "FCPublish", 3, None, name)
+    cmd(0, "createStream", 4, None)
+    cmd(1, "publish", 5, None, name, "live")
+    meta = encode_data("@setDataFrame", "onMetaData",
+                       ECMAArray({"width": 64.0, "height": 64.0, "videocodecid": 7.0}))
+    out.append(w.write(Message(DATA_AMF0, 0, 1, meta), csids[1]))
+    n_media = draw(st.integers(1, len(MEDIA)))
+    sent = []
+    for i, (type_id, payload) in enumerate(MEDIA[:n_media]):
+        ts = (base_ts + 40 * i) & 0xFFFFFFFF
+        msg = Message(type_id, ts, 1, payload)
+        sent.append(msg)
+        out.append(w.write(msg, csids[2] if type_id == VIDEO else csids[1]))
+    extras = draw(st.lists(st.sampled_from(["ping", "abort", "ack", "aggregate", "play",
+                                             "delete", "unknown"]), max_size=3))
+    for extra in extras:
+        if extra == "ping":
+            out.append(w.write(control.ping_request(7), 2))
+        elif extra == "abort":
+            out.append(w.write(control.abort(csids[2]), 2))
+        elif extra == "ack":
+            out.append(w.write(control.acknowledgement(1234), 2))
+        elif extra == "aggregate":
+            agg = control.build_aggregate(sent[:3], stream_id=1)
+            out.append(w.write(Message(AGGREGATE, agg.timestamp, 1, agg.payload), csids[2]))
+        elif extra == "play":
+            cmd(1, "play", 6, None, "good", -2.0)
+        elif extra == "delete":
+            cmd(0, "deleteStream", 7, None, 1.0)
+        else:
+            cmd(0, "noSuchMethod", 8, None)
+    return hs + b"".join(out), len(hs)
+
+
+@st.composite
+def mutated_streams(draw: st.DrawFn) -> bytes:
+    """A valid stream with 0-6 mutations, mostly after the handshake."""
+    data, body_at = draw(client_streams())
+    buf = bytearray(data)
+    for _ in range(draw(st.integers(0, 6))):
+        if not buf:
+            break
+        in_body = draw(st.integers(0, 9)) > 0 and len(buf) > body_at
+        lo = body_at if in_body else 0
+        pos = draw(st.integers(lo, len(buf) - 1))
+        op = draw(st.sampled_from(["flip", "set", "truncate", "delete", "duplicate",
+                                   "insert"]))
+        if op == "flip":
+            buf[pos] ^= 1 << draw(st.integers(0, 7))
+        elif op == "set":
+            buf[pos] = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x7F, 0x80, 0xC0, 0xFF]))
+        elif op == "truncate":
+            del buf[pos:]
+        elif op == "delete":
+            del buf[pos:pos + draw(st.integers(1, 64))]
+        elif op == "duplicate":
+            end = min(len(buf), pos + draw(st.integers(1, 256)))
+            buf[pos:pos] = buf[pos:end]
+        else:
+            buf[pos:pos] = draw(st.binary(min_size=1, max_size=32))
+    return bytes(buf)
+
+
+# -- the healthy pair --------------------------------------------------------------------------
+
+
+class HealthyPair:
+    """A publisher sending numbered keyframes every 20 ms and a player recording them."""
+
+    def __init__(self, port: int):
+        url = f"rtmp://127.0.0.1:{port}/live/good"
+        self.pub = Client(url, socket_module=gevent.socket, timeout=10)
+        self.pub.connect()
+        self.pub.publish()
+        self.pub.send_media(VIDEO, 0, MEDIA[0][1])  # a sequence header, as encoders start
+        self.player = Client(url, socket_module=gevent.socket, timeout=10)
+        self.player.connect()
+        self.player.play()
+        self.received: list[int] = []
+        self.sent = 0
+        self.running = True
+        self._reader = gevent.spawn(self._read)
+        self._writer = gevent.spawn(self._write)
+
+    @staticmethod
+    def frame(n: int) -> bytes:
+        # AVC keyframe NALU packet; the sequence number lives in the NAL body.
+        return b"\x17\x01\x00\x00\x00" + b"\x00\x00\x00\x05\x65" + n.to_bytes(4, "big")
+
+    def _read(self) -> None:
+        try:
+            for msg in self.player.media():
+                p = msg.payload
+                if msg.type_id == VIDEO and len(p) == 14 and p[:2] == b"\x17\x01":
+                    self.received.append(int.from_bytes(p[10:14], "big"))
+        except (errors.RTMPError, OSError):
+            pass
+
+    def _write(self) -> None:
+        while self.running:
+            self.pub.send_media(VIDEO, 40 * self.sent, self.frame(self.sent))
+            self.sent += 1
+            gevent.sleep(0.02)
+
+    def finish(self) -> None:
+        self.running = False
+        self._writer.join(timeout=5)
+        assert self._writer.successful(), self._writer.exception
+        assert wait_until(lambda: len(self.received) >= self.sent, timeout=10), \
+            (self.sent, len(self.received))
+        self.pub.close()
+        self.player.close()
+        self._reader.join(timeout=5)
+
+
+# -- the test ----------------------------------------------------------------------------------
+
+
+def _feed(port: int, data: bytes, rng_split: int) -> None:
+    """Send ``data`` (in two writes), half-close, drain until the server closes (bounded)."""
+    sock = gevent.socket.create_connection(("127.0.0.1", port), timeout=CLOSE_BOUND)
+    try:
+        try:
+            cut = rng_split % (len(data) + 1)
+            sock.sendall(data[:cut])
+            gevent.sleep(0)
+            sock.sendall(data[cut:])
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return  # the server closed first (it refused the stream): fine
+        with gevent.Timeout(CLOSE_BOUND, AssertionError("server did not close the connection")):
+            while True:
+                try:
+                    if not sock.recv(65536):
+                        return
+                except OSError:
+                    return
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def hub_errors(monkeypatch: pytest.MonkeyPatch) -> list:
+    """Errors that reach gevent's hub (an exception escaping a greenlet)."""
+    seen: list = []
+    hub = gevent.get_hub()
+    original = hub.handle_error
+
+    def handle_error(context, type_, value, tb):  # noqa: ANN001 - gevent's signature
+        if not issubclass(type_, (gevent.GreenletExit, KeyboardInterrupt, SystemExit)):
+            seen.append((context, type_, value))
+        return original(context, type_, value, tb)
+
+    monkeypatch.setattr(hub, "handle_error", handle_error)
+    return seen
+
+
+def test_mutated_streams_close_cleanly(make_server, caplog, hub_errors) -> None:
+    srv = make_server(handshake_timeout=2.0, idle_timeout=3.0, ping_interval=1.0)
+    caplog.set_level(logging.DEBUG, logger="grtmp")
+    pair = HealthyPair(srv.port)
+    baseline = len(srv.conns)
+    assert baseline == 2
+    examples = 0
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=mutated_streams(), split=st.integers(0, 2**16))
+    def run(data: bytes, split: int) -> None:
+        nonlocal examples
+        examples += 1
+        _feed(srv.port, data, split)
+        assert wait_until(lambda: len(srv.conns) <= baseline, timeout=CLOSE_BOUND), \
+            "a fuzzed connection outlived its peer"
+        assert not hub_errors, hub_errors
+
+    run()
+    pair.finish()
+    assert examples >= 100
+    assert pair.sent >= 20 and pair.received == list(range(pair.sent))
+
+    closing = re.compile(r"^\[(?P<peer>[^\] ]+)[^\]]*\] closing: (?P<exc>\w+): ")
+    per_peer: dict[str, int] = {}
+    for rec in caplog.records:
+        msg = rec.getMessage()
+        assert rec.exc_info is None, msg
+        assert "Traceback" not in msg and "Unhandled" not in msg, msg
+        m = closing.match(msg)
+        if m:
+            assert m["exc"] in TYPED, msg
+            per_peer[m["peer"]] = per_peer.get(m["peer"], 0) + 1
+    assert per_peer, "no fuzzed stream was refused: the mutations did not bite"
+    assert max(per_peer.values()) == 1, per_peer
+    assert not hub_errors, hub_errors
