@@ -69,8 +69,11 @@ MEDIA = _media_samples()
 
 
 @st.composite
-def client_streams(draw: st.DrawFn) -> tuple[bytes, int]:
-    """A valid publisher byte stream; returns (bytes, offset where chunks start)."""
+def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
+    """A valid publisher byte stream and the offsets where each message's first chunk starts.
+
+    ``offsets[0]`` is where the chunk stream starts (after C0+C1+C2).
+    """
     c1 = bytes(8) + draw(st.binary(min_size=16, max_size=16)) * 95  # 8 + 1520 + 8 = 1536
     c1 = (c1 + bytes(HANDSHAKE_SIZE))[:HANDSHAKE_SIZE]
     hs = b"\x03" + c1 + bytes(HANDSHAKE_SIZE)  # the server does not refuse a bad C2
@@ -84,7 +87,8 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, int]:
 
     w = ChunkWriter(128)
     out = [w.write(control.set_chunk_size(chunk_size), 2)]
-    w.chunk_size = chunk_size
+    if draw(st.integers(0, 9)) > 0:  # else: announce one chunk size, send with another
+        w.chunk_size = chunk_size
     cmd_type = COMMAND_AMF3 if amf3 else COMMAND_AMF0
 
     def cmd(sid: int, *parts: object) -> None:
@@ -127,13 +131,21 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, int]:
             cmd(0, "deleteStream", 7, None, 1.0)
         else:
             cmd(0, "noSuchMethod", 8, None)
-    return hs + b"".join(out), len(hs)
+    offsets = [len(hs)]
+    for piece in out[:-1]:
+        offsets.append(offsets[-1] + len(piece))
+    return hs + b"".join(out), offsets
 
 
 @st.composite
 def mutated_streams(draw: st.DrawFn) -> bytes:
-    """A valid stream with 0-6 mutations, mostly after the handshake."""
-    data, body_at = draw(client_streams())
+    """A valid stream with 0-6 mutations, mostly after the handshake.
+
+    Besides byte-level edits, ``header`` rewrites a field of a message's first chunk header:
+    its fmt, chunk stream id, message length or type id (exact for 1-byte basic headers).
+    """
+    data, offsets = draw(client_streams())
+    body_at = offsets[0]
     buf = bytearray(data)
     for _ in range(draw(st.integers(0, 6))):
         if not buf:
@@ -142,8 +154,22 @@ def mutated_streams(draw: st.DrawFn) -> bytes:
         lo = body_at if in_body else 0
         pos = draw(st.integers(lo, len(buf) - 1))
         op = draw(st.sampled_from(["flip", "set", "truncate", "delete", "duplicate",
-                                   "insert"]))
-        if op == "flip":
+                                   "insert", "header", "header"]))
+        if op == "header":
+            at = draw(st.sampled_from(offsets))
+            if at + 8 > len(buf):
+                continue
+            field = draw(st.sampled_from(["fmt", "csid", "length", "type"]))
+            if field == "fmt":
+                buf[at] = (buf[at] & 0x3F) | (draw(st.integers(0, 3)) << 6)
+            elif field == "csid":
+                buf[at] = (buf[at] & 0xC0) | draw(st.integers(0, 63))
+            elif field == "length":
+                buf[at + 4:at + 7] = draw(st.integers(0, 0xFFFFFF)).to_bytes(3, "big")
+            else:
+                buf[at + 7] = draw(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16,
+                                                    17, 18, 19, 20, 22, 255]))
+        elif op == "flip":
             buf[pos] ^= 1 << draw(st.integers(0, 7))
         elif op == "set":
             buf[pos] = draw(st.sampled_from([0x00, 0x01, 0x3F, 0x7F, 0x80, 0xC0, 0xFF]))
@@ -261,7 +287,7 @@ def test_mutated_streams_close_cleanly(make_server, caplog, hub_errors) -> None:
     assert baseline == 2
     examples = 0
 
-    @settings(max_examples=150, deadline=None, database=None,
+    @settings(max_examples=200, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(data=mutated_streams(), split=st.integers(0, 2**16))
     def run(data: bytes, split: int) -> None:
@@ -274,7 +300,7 @@ def test_mutated_streams_close_cleanly(make_server, caplog, hub_errors) -> None:
 
     run()
     pair.finish()
-    assert examples >= 100
+    assert examples >= 150
     assert pair.sent >= 20 and pair.received == list(range(pair.sent))
 
     closing = re.compile(r"^\[(?P<peer>[^\] ]+)[^\]]*\] closing: (?P<exc>\w+): ")
