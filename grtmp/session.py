@@ -651,9 +651,12 @@ class Conn:
         self.log.info("stop playing %r", sub.stream.name)
 
     def cmd_delete_stream(self, msg: Message, cmd: Command) -> None:
-        msid = cmd.args[0] if cmd.args and isinstance(cmd.args[0], float) else msg.stream_id
-        self._stop_publishing(int(msid))
-        self._stop_playing(int(msid))
+        msid = msg.stream_id
+        if cmd.args and isinstance(cmd.args[0], (int, float)) and \
+                not isinstance(cmd.args[0], bool) and 0 <= cmd.args[0] < 2**32:
+            msid = int(cmd.args[0])  # NaN and infinities fail the range test
+        self._stop_publishing(msid)
+        self._stop_playing(msid)
 
     def cmd_close_stream(self, msg: Message, cmd: Command) -> None:
         self._stop_publishing(msg.stream_id)

@@ -12,6 +12,7 @@ every subscriber that shares that pair (:class:`Packet`).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -64,7 +65,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, Any]:
                 packet_type = 1
             if packet_type == 6 and n > 1:  # Multitrack: AvMultitrackType<<4 | inner packet type
                 packet_type = payload[1] & 0x0F
-                key = (VIDEO, bytes(payload[1:8]))
+                key = (VIDEO, bytes(payload[1:7]))  # type byte, FourCC, first track id
             else:
                 key = (VIDEO, bytes(payload[1:5]))
             if packet_type in (0, 4, 5):  # SequenceStart, Metadata, MPEG2TSSequenceStart
@@ -78,8 +79,11 @@ def classify(type_id: int, payload: bytes) -> tuple[int, Any]:
         codec = b0 & 0x0F
         if frame_type == 5:  # video info / command frame
             return KIND_OTHER, None
-        if codec in (7, 12, 13) and n > 1 and payload[1] == 0:
-            return KIND_HEADER, (VIDEO, codec)
+        if codec in (7, 12, 13) and n > 1:
+            if payload[1] == 0:
+                return KIND_HEADER, (VIDEO, codec)
+            if payload[1] == 2:  # end of sequence
+                return KIND_OTHER, None
         return (KIND_KEYFRAME if frame_type == 1 else KIND_FRAME), None
     if type_id == AUDIO:
         fmt = b0 >> 4
@@ -92,7 +96,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, Any]:
             if packet_type == 5 and n > 1:  # Multitrack
                 inner = payload[1] & 0x0F
                 if inner in (0, 4):
-                    return KIND_HEADER, (AUDIO, bytes(payload[1:8]), inner)
+                    return KIND_HEADER, (AUDIO, bytes(payload[1:7]), inner)
                 return KIND_FRAME, None
             if packet_type in (0, 4):  # SequenceStart, MultichannelConfig
                 return KIND_HEADER, (AUDIO, bytes(payload[1:5]), packet_type)
@@ -187,10 +191,14 @@ class Subscriber:
         self.need_keyframe = False
         #: The queue overflowed and we have not caught up since.
         self.lagging = False
+        #: A sequence header was dropped while lagging (resent before the next keyframe).
+        self.missed_header = False
         #: Stream timestamp of the last packet written out to the peer.
         self.written_ts: int | None = None
         self.dropped = 0
         self.initial: list[Any] = []
+        #: Events that found the queue full; sent right after what is queued.
+        self.late: deque[Any] = deque()
         self.closed = False
         self._writer: gevent.Greenlet | None = None
 
@@ -223,14 +231,26 @@ class Subscriber:
                     return
                 self.need_keyframe = False
                 self.lagging = False
+                if self.missed_header:
+                    # A sequence header was dropped while full: resend the current ones
+                    # so the keyframe decodes with the right configuration.
+                    self.missed_header = False
+                    for header in self.stream.headers.values():
+                        adapted = self.adapt(header)
+                        if adapted is not None:
+                            self.queue.put_nowait(adapted)
         elif t == AUDIO and not self.audio:
             return
         try:
+            if self.late:  # an event waits behind a full queue: nothing may pass it
+                raise Full
             self.queue.put_nowait(packet)
         except Full:
             # Behind: skip video until a keyframe finds room again.
             self.need_keyframe = True
             self.lagging = True
+            if kind == KIND_HEADER:
+                self.missed_header = True
             self._lag(packet)
 
     def _lag(self, packet: Packet) -> None:
@@ -256,10 +276,14 @@ class Subscriber:
         """Queue a per-subscriber event (status message); bypasses the bound when full."""
         if self.closed:
             return
+        if self.late:
+            self.late.append(event)
+            return
         try:
             self.queue.put_nowait(event)
         except Full:
-            self.initial.append(event)
+            # Keep it after the media already queued: the writer sends ``late`` after it.
+            self.late.append(event)
 
     # -- writer side ---------------------------------------------------------------------
     def start_writer(self) -> gevent.Greenlet:
@@ -287,6 +311,10 @@ class Subscriber:
             while True:
                 if self.initial:
                     items, self.initial = self.initial, []
+                elif self.late and not q.qsize():
+                    # Everything queued before these events has been written.
+                    self.late.popleft().send()
+                    continue
                 else:
                     items = [q.get()]
                 n = q.qsize()
@@ -364,6 +392,8 @@ class Stream:
         self._base: int | None = None
         self._epoch = 0
         self.last_timestamp = 0
+        #: Highest timestamp sent so far (32-bit serial arithmetic).
+        self.max_timestamp = 0
         self.messages_in = 0
         self.bytes_in = 0
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.record`).
@@ -416,7 +446,7 @@ class Stream:
         self.stop_recording()
         for sub in self.subscribers:
             sub.notify("unpublish")
-        self._epoch = (self.last_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
+        self._epoch = (self.max_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
         self.gop.clear()
         self._gop_bytes = 0
         self._gop_open = False
@@ -431,6 +461,8 @@ class Stream:
                 delta = 0
             out = (self._epoch + delta) & 0xFFFFFFFF
         self.last_timestamp = out
+        if ((out - self.max_timestamp) & 0xFFFFFFFF) < 0x80000000:
+            self.max_timestamp = out
         return out
 
     def set_metadata(self, metadata: dict[str, Any], payload: bytes) -> None:

@@ -727,8 +727,6 @@ def test_max_players_per_stream(make_server, peers):
 # -- more of the life cycle ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="cmd_delete_stream: int(NaN/inf) raises ValueError / "
-                   "OverflowError out of serve() (a traceback, not a logged RTMPError)")
 def test_delete_stream_with_nan_id_does_not_kill_the_connection(rtmp_server, peers):
     p = peers(rtmp_server.port)
     p.connect()

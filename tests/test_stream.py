@@ -101,8 +101,6 @@ def test_classify_legacy(type_id, payload, want):
     assert classify(type_id, payload) == want
 
 
-@pytest.mark.xfail(strict=True, reason="legacy AVC end of sequence (AVCPacketType 2) with "
-                   "frame type 1 is classified as a keyframe")
 def test_classify_legacy_avc_end_of_sequence_is_not_a_keyframe():
     # FFmpeg's FLV muxer ends an H.264 stream with 17 02 00 00 00. It carries no picture, so
     # it must neither reset the GOP cache nor end a subscriber's wait for a keyframe (the
@@ -215,8 +213,6 @@ def test_slightly_earlier_audio_clamps_instead_of_wrapping():
     assert s.feed(AUDIO, 1003, aac()).timestamp == 3
 
 
-@pytest.mark.xfail(strict=True, reason="stop_publishing takes the epoch from the *last* "
-                   "rebased timestamp, not the highest one sent")
 def test_republish_continues_after_highest_timestamp():
     s = live_stream()
     s.feed(VIDEO, 0, key())
@@ -422,8 +418,6 @@ def test_headers_pass_while_waiting_for_keyframe():
     assert [p.payload for p in queued(sub)] == [AVC_HEADER]
 
 
-@pytest.mark.xfail(strict=True, reason="a sequence header offered to a full queue is dropped "
-                   "and never re-sent before the keyframe the subscriber resumes at")
 def test_header_change_reaches_lagging_subscriber_before_its_next_keyframe():
     s = live_stream()
     s.feed(VIDEO, 0, AVC_HEADER)
@@ -621,8 +615,6 @@ def test_writer_sends_catch_up_then_queue_in_one_write_and_sets_written_ts():
     assert sub._writer.dead
 
 
-@pytest.mark.xfail(strict=True, reason="an event offered to a full queue goes to "
-                   "Subscriber.initial, which the writer sends before the older queued media")
 def test_unpublish_notice_to_full_queue_stays_after_queued_media():
     s = live_stream()
     sub, log = _writer_log(s, 2)
