@@ -181,6 +181,8 @@ class Conn:
         except OSError as exc:
             if not self.closed:
                 self.log.info("connection error: %s", exc)
+        except Exception:  # a bug, not the peer's fault: log it, close only this connection
+            self.log.exception("internal error; closing")
         finally:
             self._cleanup()
             try:

@@ -116,3 +116,38 @@ def test_grtmp_server_rejects_bad_arguments():
                                  timeout=20)
     assert proc.returncode == 2
     assert "--chunk-size" in proc.stderr
+
+
+def test_sigterm_finishes_recordings(tmp_path, av_peers):
+    import av
+
+    from grtmp.command import decode_data
+    from grtmp.flv import FLVReader
+
+    proc, port, log = _start_server("--record", str(tmp_path))
+    try:
+        url = f"rtmp://127.0.0.1:{port}/live/rec"
+        pub = av_peers("publish", url, "--frames", "250", "--gop", "25")
+        with gevent.Timeout(20):
+            while "publish 'rec'" not in "".join(log):
+                gevent.sleep(0.05)
+        gevent.sleep(2.0)  # ~50 frames recorded, the publisher still going
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        pub.kill()
+        files = list((tmp_path / "live").glob("rec-*.flv"))
+        assert len(files) == 1
+        with FLVReader.open(str(files[0])) as reader:
+            tags = list(reader)
+            assert not reader.truncated
+        name, meta = decode_data(tags[0].payload)[:2]
+        assert name == "onMetaData"
+        assert meta["duration"] > 1.0 and meta["filesize"] == files[0].stat().st_size
+        with av.open(str(files[0])) as f:
+            frames = sum(len(p.decode()) for p in f.demux(f.streams.video[0]))
+        video_tags = sum(t.tag_type == 9 for t in tags)
+        assert frames >= video_tags - 2 > 20
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
