@@ -1,6 +1,6 @@
 """The smallest grtmp server: a hand-written accept loop, one greenlet per connection.
 
-Run: python examples/simple_server.py [port]; then
+Run: python examples/simple_server.py [port [host]]; then
   ffmpeg -re -i input.mp4 -c copy -f flv rtmp://127.0.0.1:1935/live/test
   ffplay rtmp://127.0.0.1:1935/live/test
 """
@@ -23,4 +23,8 @@ def handle(sock, address) -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 1935
-    StreamServer(("0.0.0.0", port), handle).serve_forever()
+    host = sys.argv[2] if len(sys.argv) > 2 else "0.0.0.0"
+    server = StreamServer((host, port), handle)
+    server.start()
+    logging.info("listening on %s:%d", host, server.server_port)
+    server.serve_forever()
