@@ -234,11 +234,20 @@ class Conn:
                 self.log.warning("closing: no data for %.0fs", now - silent_since)
                 self.close()
                 return
+            # Never block the watchdog behind a writer stuck on a peer that does not read.
+            if not self._lock.acquire(blocking=False):
+                continue
             try:
-                self.send_control(control.ping_request(int(now * 1000) & 0xFFFFFFFF))
-            except OSError:
+                data = self.writer.write(control.ping_request(int(now * 1000) & 0xFFFFFFFF),
+                                         CSID_CONTROL)
+                with gevent.Timeout(interval):
+                    self.sock.sendall(data)
+            except (OSError, gevent.Timeout):
+                self.log.warning("closing: peer does not read (ping not sent)")
                 self.close()
                 return
+            finally:
+                self._lock.release()
 
     # -- sending ----------------------------------------------------------------------
     def send_raw(self, data: bytes) -> None:
