@@ -497,6 +497,8 @@ def run_once(name: str, start: Callable[[int, str], ServerProc], args: argparse.
             except subprocess.TimeoutExpired:
                 print("fanout: py-spy did not finish", file=sys.stderr)
     finally:
+        # a second Ctrl-C must not cut the clean-up short and leave a server running
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop.set()
         for child in (publisher, players):
             if child is not None:
@@ -510,6 +512,7 @@ def run_once(name: str, start: Callable[[int, str], ServerProc], args: argparse.
             result.log_lines = server.log_lines()
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        signal.signal(signal.SIGINT, previous)
     return result
 
 
