@@ -15,6 +15,7 @@ import logging
 import random
 import socket
 import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 import gevent
 import gevent.pool
 import gevent.socket
+import gevent.subprocess
+import pytest
 
 from grtmp.chunk import chunk_message, encode_chunk_header
 from grtmp.client import Client
@@ -376,3 +379,136 @@ def _is_contiguous_tail(sub: list[str], full: list[str]) -> bool:
     if not sub or sub[-1] != full[-1]:
         return False
     return full[len(full) - len(sub):] == sub
+
+
+TINY_ATTACKERS = 4
+
+
+def _tiny_chunk_blob(chunk_size: int, fill: int) -> bytes:
+    """After connect: Set Chunk Size, two max-size messages begun, ``fill`` bytes in tiny chunks."""
+    limit = STORM_LIMITS["max_message_size"]
+    parts = [encode_chunk_header(0, 2, 0, 4, 1, 0) + chunk_size.to_bytes(4, "big")]
+    body = bytes((i % 255) + 1 for i in range(chunk_size))
+    for csid in (10, 11):
+        parts.append(encode_chunk_header(0, csid, 0, limit, VIDEO, 1) + body)
+    fmt3 = [encode_chunk_header(3, csid) + body for csid in (10, 11)]
+    parts.extend(fmt3 * ((fill - 2 * chunk_size) // (2 * chunk_size)))
+    return b"".join(parts)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "grtmp.chunk.ChunkReader keeps a partly received message as a list of chunk-sized bytes "
+    "objects and counts only payload bytes against max_buffered: at chunk size 2 each held "
+    "byte costs ~27 bytes of RSS (+228 MB for 4 peers at a 2 MiB max_buffered). Fix: "
+    "accumulate into one bytearray per chunk stream."))
+def test_tiny_chunks_do_not_multiply_buffered_memory(make_server, caplog):
+    """Partly received messages cost about what max_buffered says, whatever the chunk size.
+
+    Each attacker connects, sets a chunk size of 2 and fills two 1 MiB messages to just under
+    ``max_buffered`` (2 MiB), then goes silent until the idle timeout drops it.
+    """
+    caplog.set_level(logging.INFO, logger="grtmp")
+    srv = make_server(**STORM_LIMITS)
+    max_buffered = 2 * STORM_LIMITS["max_message_size"]
+    blob = _tiny_chunk_blob(2, max_buffered - 64 * 1024)
+    gc.collect()
+    rss_before = _rss_kb()
+    peak = [rss_before]
+    sent = []
+
+    def attack() -> None:
+        client = Client(f"rtmp://127.0.0.1:{srv.port}/live", socket_module=gevent.socket)
+        client.connect()
+        client.sock.sendall(blob)
+        sent.append(time.monotonic())
+        assert _wait_closed(client.sock, 10), "attacker not dropped"
+        client.close()
+
+    t0 = time.monotonic()
+    attackers = [gevent.spawn(attack) for _ in range(TINY_ATTACKERS)]
+    while not all(a.dead for a in attackers) and time.monotonic() - t0 < 20:
+        peak[0] = max(peak[0], _rss_kb())
+        gevent.sleep(0.05)
+    gevent.joinall(attackers, raise_error=True, timeout=1)
+    assert wait_until(lambda: not srv.conns, timeout=5)
+    growth = peak[0] - rss_before
+    print(f"{TINY_ATTACKERS} attackers, {len(blob)} bytes each in 2-byte chunks: peak RSS "
+          f"+{growth} kB; sent in {max(sent) - t0:.1f}s")
+    closing = [r.getMessage() for r in caplog.records if "closing: no data" in r.getMessage()]
+    assert len(closing) == TINY_ATTACKERS
+    # Generous: twice max_buffered per connection plus 16 MiB for everything else.
+    assert growth < (TINY_ATTACKERS * 2 * max_buffered + 16 * 1024 * 1024) // 1024
+
+
+#: A peer in its own process (a greenlet in ours could not out-send the server): after
+#: connect, it floods complete 5-byte Acknowledgement messages (fmt 3 headers) as fast as
+#: the socket takes them.
+_FLOOD = r"""
+import sys, time
+from grtmp.chunk import encode_chunk_header
+from grtmp.client import Client
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+c = Client(f"rtmp://127.0.0.1:{port}/live", timeout=10)
+c.connect()
+c.sock.sendall(encode_chunk_header(0, 2, 0, 4, 3, 0) + bytes(4))
+blob = b"".join(b"\xc2" + bytes(4) for _ in range(100_000))
+end = time.monotonic() + seconds
+sent = 0
+try:
+    while time.monotonic() < end:
+        c.sock.sendall(blob)
+        sent += len(blob)
+except OSError:
+    pass
+print(sent)
+"""
+#: Longest time the server may keep every other connection waiting, in seconds.
+MAX_HUB_STALL = 0.25
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "grtmp.session.Conn.serve never yields while its socket has data (gevent switches only "
+    "when a read would block): one peer flooding 5-byte messages from another process blocks "
+    "every other connection for the whole flood (5 s stall measured). Fix: read through a "
+    "raw socket IO whose readinto calls gevent.idle() before each 64 KiB refill."))
+def test_flooding_peer_does_not_freeze_the_relay(make_server, av_peers):
+    """One peer sending small messages faster than they are parsed must not starve the rest.
+
+    gevent switches greenlets only when a socket would block; the relay (publisher reads,
+    player writes, watchdogs, accept) shares one thread with the flooding connection.
+    """
+    srv = make_server(**STORM_LIMITS)
+    url = f"rtmp://127.0.0.1:{srv.port}/live/flood"
+    frames, fps, gop = 150, 25, 25
+    pub = av_peers("publish", url, "--frames", str(frames), "--fps", str(fps),
+                   "--gop", str(gop), "--linger", "0.5")
+    assert wait_until(lambda: (s := srv.hub.get("live", "flood")) is not None and s.is_live,
+                      timeout=20)
+    player = av_peers("play", url, "--timeout", "30")
+    assert wait_until(lambda: len(srv.hub.get("live", "flood").subscribers) == 1, timeout=20)
+    stalls: list[float] = []
+
+    def tick() -> None:
+        last = time.monotonic()
+        while True:
+            gevent.sleep(0.01)
+            now = time.monotonic()
+            stalls.append(now - last - 0.01)
+            last = now
+
+    ticker = gevent.spawn(tick)
+    flood = gevent.subprocess.Popen([sys.executable, "-c", _FLOOD, str(srv.port), "3"],
+                                    stdout=gevent.subprocess.PIPE)
+    try:
+        out, _ = flood.communicate(timeout=30)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+    sent = pub.result(60)
+    got = player.result(60)
+    ticker.kill()
+    flooded = int(out.decode().split()[-1])
+    print(f"flood: {flooded} bytes in 3 s; longest hub stall {max(stalls):.3f} s")
+    assert "error" not in sent and "error" not in got, (sent, got)
+    assert _is_contiguous_tail(got["hashes"], sent["hashes"])
+    assert max(stalls) < MAX_HUB_STALL, f"server loop blocked for {max(stalls):.2f} s"

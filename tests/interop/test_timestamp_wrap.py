@@ -9,8 +9,8 @@ publisher's frame spacing.
 The server rebases a publish so players start at 0; to make the *outbound* side cross the
 thresholds too, the egress cases lean on documented behaviour of :class:`grtmp.stream.Stream`:
 the first message sets the base (a sequence header stamped 0 before frames near 0xFFFFFF), and
-a republish continues right after the last timestamp sent (three publishes walk the players'
-clock up to just below 2**32).
+a republish continues right after the highest timestamp sent (three publishes walk the
+players' clock up to just below 2**32).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def test_player_timestamps_cross_extended_threshold(make_server, av_peers):
 def test_player_timestamps_wrap_across_republish(make_server, av_peers):
     """Three publishes walk the players' clock up to 2**32; the third crosses it.
 
-    Each republish continues right after the last timestamp sent; a publish may span up to
+    Each republish continues right after the highest timestamp sent; a publish may span up to
     2**31 - 1 ms, so two jumps bring the stream to 2**32 - 1000 ms. The grtmp player stays
     through all three publishes; an FFmpeg player joins for the third and sees the wrap.
     """
