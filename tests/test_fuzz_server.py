@@ -345,3 +345,44 @@ def test_mutated_streams_close_cleanly(make_server, caplog, hub_errors) -> None:
         assert "Traceback" not in msg and "Unhandled" not in msg, msg
     assert len(refused) >= 20, "few fuzzed streams were refused: the mutations did not bite"
     assert not hub_errors, hub_errors
+
+
+@pytest.mark.parametrize("stall", ["handshake", "chunk", "after_connect"])
+def test_stalled_peer_is_dropped(make_server, caplog, hub_errors, stall: str) -> None:
+    """A peer that stops mid-handshake or mid-message (without closing) does not hang a
+    connection: the handshake timeout or the idle timeout closes it, with one log line."""
+    srv = make_server(handshake_timeout=0.5, idle_timeout=1.0, ping_interval=0.2)
+    caplog.set_level(logging.DEBUG, logger="grtmp")
+    data, offsets = _valid_stream()
+    cut = {"handshake": 700, "chunk": offsets[1] + 5, "after_connect": offsets[2]}[stall]
+    sock = gevent.socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    try:
+        sock.sendall(data[:cut])
+        assert wait_until(lambda: len(srv.conns) == 1, timeout=2)
+        started = gevent.get_hub().loop.now()
+        assert wait_until(lambda: not srv.conns, timeout=4), "stalled peer never dropped"
+        took = gevent.get_hub().loop.now() - started
+        assert took < 3.0
+    finally:
+        sock.close()
+    lines = [r.getMessage() for r in caplog.records if " closing: " in r.getMessage()]
+    assert len(lines) == 1, lines
+    expect = "handshake timed out" if stall == "handshake" else "no data for"
+    assert expect in lines[0]
+    assert not hub_errors, hub_errors
+
+
+def _valid_stream() -> tuple[bytes, list[int]]:
+    """A fixed valid publisher stream (the builder of client_streams with plain choices)."""
+    c1 = bytes(HANDSHAKE_SIZE)
+    hs = b"\x03" + c1 + bytes(HANDSHAKE_SIZE)
+    w = ChunkWriter(128)
+    out = [w.write(control.set_chunk_size(4096), 2)]
+    w.chunk_size = 4096
+    out.append(w.write(Message(COMMAND_AMF0, 0, 0, encode_command(
+        "connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live"})), 3))
+    out.append(w.write(Message(COMMAND_AMF0, 0, 0, encode_command("createStream", 2, None)), 3))
+    offsets = [len(hs)]
+    for piece in out[:-1]:
+        offsets.append(offsets[-1] + len(piece))
+    return hs + b"".join(out), offsets
