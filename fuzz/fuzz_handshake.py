@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+from grtmp import handshake
 from grtmp.errors import RTMPError
 from grtmp.handshake import client_handshake, server_handshake
 
@@ -19,14 +20,25 @@ def _rand(n: int) -> bytes:
     return bytes(n)  # deterministic: a fuzzer needs reproducible runs
 
 
-def run(side: int, body: bytes) -> None:
-    """Run one side of the handshake against ``body`` as the peer's bytes."""
+def _zero_time() -> int:
+    return 0
+
+
+def run(side: int, body: bytes) -> handshake.HandshakeInfo:
+    """Run one side of the handshake against ``body`` as the peer's bytes.
+
+    The clock and the random bytes are fixed (time 0, zero bytes) for the call, so a recorded
+    server answer stays valid for our C1 and every run is reproducible.
+    """
     sent: list[bytes] = []
     reader = io.BytesIO(body)
-    if side == 0:
-        server_handshake(reader, sent.append, rand=_rand)
-    else:
-        client_handshake(reader, sent.append, complex=side == 1, rand=_rand)
+    now_ms, handshake._now_ms = handshake._now_ms, _zero_time
+    try:
+        if side == 0:
+            return server_handshake(reader, sent.append, rand=_rand)
+        return client_handshake(reader, sent.append, complex=side == 1, rand=_rand)
+    finally:
+        handshake._now_ms = now_ms
 
 
 def test_one_input(data: bytes) -> None:

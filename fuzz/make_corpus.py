@@ -16,13 +16,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
-from grtmp import amf0, amf3, control
+from grtmp import amf0, amf3, control, handshake
 from grtmp.amf0 import UNDEFINED, ECMAArray, TypedObject
 from grtmp.chunk import ChunkWriter
 from grtmp.command import encode_command, encode_data
 from grtmp.flv import FLVReader
-from grtmp.handshake import FP_KEY_SHORT, HANDSHAKE_SIZE, make_digest, server_handshake
+from grtmp.handshake import (
+    CLIENT_VERSION,
+    FP_KEY_SHORT,
+    HANDSHAKE_SIZE,
+    make_digest,
+    server_handshake,
+)
 from grtmp.message import (
     AUDIO,
     COMMAND_AMF0,
@@ -137,6 +144,30 @@ def amf_seeds() -> Iterator[tuple[str, bytes]]:
             yield f"amf3_{i}", bytes((t.index("amf3"),)) + amf3.encode(v)
         except Exception:  # noqa: BLE001, S112 - a value AMF3 has no form for
             continue
+    # AMF3-only types (vectors, dictionary, externalizable Flex classes, XML, ByteArray), also
+    # behind the AMF0 avmplus switch; and nesting just under the decoders' depth bound.
+    from grtmp.amf3 import (  # noqa: PLC0415
+        XML,
+        ArrayCollection,
+        ByteArray,
+        Dictionary,
+        ObjectProxy,
+        VectorDouble,
+        VectorInt,
+        VectorObject,
+        VectorUInt,
+    )
+    amf3_only = [VectorInt([1, -2]), VectorUInt([3]), VectorDouble([0.5]),
+                 VectorObject([{"a": 1}], type_name="Foo"), Dictionary({1: "x", "k": 2.5}),
+                 ArrayCollection([1, "b"]), ObjectProxy({"p": 1}), XML("<a/>"),
+                 ByteArray(b"\x01\x02")]
+    yield "amf3_only", bytes((t.index("amf3"),)) + amf3.encode(*amf3_only)
+    yield "amf0_avmplus", bytes((t.index("amf0"),)) + amf0.encode(*amf3_only)
+    deep: object = 1.0
+    for _ in range(60):
+        deep = [deep]
+    yield "amf0_deep", bytes((t.index("amf0"),)) + amf0.encode(deep)
+    yield "amf3_deep", bytes((t.index("amf3"),)) + amf3.encode(deep)
     yield "amf0_long", bytes((t.index("amf0"),)) + amf0.encode("y" * 300, values)
     yield "amf3_many", bytes((t.index("amf3"),)) + amf3.encode(
         1, 2**28 - 1, -(2**28), 2**40, "s", "s", [1, 2, {"k": "s"}], {"k": "s", "j": [1]},
@@ -259,18 +290,20 @@ def control_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str
 
 
 def handshake_seeds() -> Iterator[tuple[str, bytes]]:
-    simple_c1 = bytes(4) + bytes(4) + bytes(range(256)) * 6
-    simple_c1 = simple_c1[:HANDSHAKE_SIZE]
-    complex_c1 = make_digest(bytes(4) + bytes((9, 0, 124, 2)) + simple_c1[8:], 0, FP_KEY_SHORT)
+    """C0+C1+C2 for the server side; S0+S1+S2 answering fuzz_handshake's own C1 (time 0,
+    zero random bytes) for the client side, so those seeds complete a handshake."""
+    simple_c1 = (bytes(8) + bytes(range(256)) * 6)[:HANDSHAKE_SIZE]
+    complex_c1 = make_digest(bytes(4) + CLIENT_VERSION + bytes(HANDSHAKE_SIZE - 8), 0,
+                             FP_KEY_SHORT)
     c2 = bytes(HANDSHAKE_SIZE)
     yield "server_simple", b"\x00\x03" + simple_c1 + c2
     yield "server_complex", b"\x00\x03" + complex_c1 + c2
-    # What a server answers is a valid client-side input (S0+S1+S2).
-    for name, c1 in (("simple", simple_c1), ("complex", complex_c1)):
-        sent: list[bytes] = []
-        server_handshake(io.BytesIO(b"\x03" + c1 + c2), sent.append, rand=bytes)
-        yield f"client_complex_vs_{name}", b"\x01" + b"".join(sent)
-        yield f"client_simple_vs_{name}", b"\x02" + b"".join(sent)
+    client_simple_c1 = bytes(HANDSHAKE_SIZE)  # what fuzz_handshake's simple client sends
+    with mock.patch.object(handshake, "_now_ms", return_value=0):
+        for name, c1, side in (("complex", complex_c1, 1), ("simple", client_simple_c1, 2)):
+            sent: list[bytes] = []
+            server_handshake(io.BytesIO(b"\x03" + c1 + c2), sent.append, rand=bytes)
+            yield f"client_{name}", bytes((side,)) + b"".join(sent)
 
 
 def write_corpus(root: Path = CORPUS) -> dict[str, int]:
