@@ -39,6 +39,7 @@ from grtmp.message import (
     VIDEO,
     Message,
 )
+from grtmp.multitrack import build_multitrack
 from tests.conftest import wait_until
 
 CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus" / "media"
@@ -64,6 +65,23 @@ def _media_samples() -> list[tuple[int, bytes]]:
 
 
 MEDIA = _media_samples()
+
+
+def _multitrack_video(payload: bytes) -> bytes:
+    """A legacy AVC packet re-packed as a two-track Enhanced RTMP multitrack message."""
+    packet_type = 0 if payload[1:2] == b"\x00" else 1  # SequenceStart / CodedFrames
+    body = payload[5:] if packet_type == 0 else payload[2:]  # CodedFrames keeps the CTS
+    return build_multitrack(VIDEO, payload[0] & 0xF0, packet_type,
+                            [(0, b"avc1", body), (1, b"avc1", body)])
+
+
+def _multitrack_audio(payload: bytes) -> bytes:
+    packet_type = 0 if payload[1:2] == b"\x00" else 1
+    return build_multitrack(AUDIO, 0, packet_type, [(0, b"mp4a", payload[2:]),
+                                                    (2, b"mp4a", payload[2:])])
+
+
+MULTITRACK = {VIDEO: _multitrack_video, AUDIO: _multitrack_audio}
 
 
 # -- building a valid client stream ------------------------------------------------------------
@@ -99,6 +117,9 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     base_ts = draw(st.sampled_from([0, 1000, 0xFFFFFE, 0xFFFFFF, 0xFFFFFFF0]))
     amf3 = draw(st.booleans())
     name = f"fz{draw(st.integers(0, 3))}"
+    caps: dict = draw(st.sampled_from([{}, {"capsEx": 15.0, "fourCcList": ["avc1", "mp4a"]},
+                                       {"capsEx": 0.0}]))
+    watch = draw(st.booleans())  # also play our own stream: media flows back to us
 
     w = ChunkWriter(128)
     out = [w.write(control.set_chunk_size(chunk_size), 2)]
@@ -111,19 +132,24 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
                            csids[0]))
 
     cmd(0, "connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live",
-                          "objectEncoding": 3.0 if amf3 else 0.0, "capsEx": 15.0,
-                          "fourCcList": ["avc1", "mp4a"]})
+                          "objectEncoding": 3.0 if amf3 else 0.0, **caps})
     out.append(w.write(control.window_ack_size(draw(st.sampled_from([0, 100, 2_500_000]))), 2))
     cmd(0, "releaseStream", 2, None, name)
     cmd(0, "FCPublish", 3, None, name)
     cmd(0, "createStream", 4, None)
     cmd(1, "publish", 5, None, name, "live")
+    if watch:
+        cmd(0, "createStream", 9, None)
+        cmd(2, "play", 10, None, name, -2.0)
     meta = encode_data("@setDataFrame", "onMetaData",
                        ECMAArray({"width": 64.0, "height": 64.0, "videocodecid": 7.0}))
     out.append(w.write(Message(DATA_AMF0, 0, 1, meta), csids[1]))
     n_media = draw(st.integers(1, len(MEDIA)))
+    media = MEDIA[:n_media]
+    if draw(st.booleans()):  # Enhanced RTMP multitrack copies of the frames
+        media = media + [(type_id, MULTITRACK[type_id](payload)) for type_id, payload in media]
     sent = []
-    for i, (type_id, payload) in enumerate(MEDIA[:n_media]):
+    for i, (type_id, payload) in enumerate(media):
         ts = (base_ts + 40 * i) & 0xFFFFFFFF
         msg = Message(type_id, ts, 1, payload)
         sent.append(msg)
