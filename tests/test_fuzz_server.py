@@ -354,7 +354,7 @@ def test_mutated_streams_close_cleanly(make_server, caplog, hub_errors) -> None:
         assert not hub_errors, hub_errors
         # This connection's records: at most one "closing:" line, with a typed error.
         lines = [m for m in (r.getMessage() for r in caplog.records[first:])
-                 if " closing: " in m and m.startswith(f"[{peer}")]
+                 if " closing: " in m and m.startswith((f"[{peer}]", f"[{peer} "))]
         assert len(lines) <= 1, lines
         for line in lines:
             assert CLOSING.match(line) and CLOSING.match(line)["exc"] in TYPED, line
