@@ -4,12 +4,16 @@ The first byte picks the options: bit 0 reads through an ``io.BufferedReader`` (
 uses ``peek`` for fmt 3 extended timestamps, as with a socket file) instead of a bare
 ``BytesIO`` (read-ahead with push-back); bit 1 a small ``max_message_size`` (limit paths); bit 2
 parses each message the way the session does (control, command, data, aggregate, media), so a
-chunk stream reaches every parser behind it. Run: ``python -m fuzz.fuzz_chunk fuzz/corpus/chunk``.
+chunk stream reaches every parser behind it; bit 3 is a differential check: the same bytes read
+from a bare ``BytesIO``, a ``BufferedReader`` and a ``BufferedReader`` over a source that
+trickles 1-7 bytes per read (as a socket does) must give the same messages and end the same way.
+Run: ``python -m fuzz.fuzz_chunk fuzz/corpus/chunk``.
 """
 
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from grtmp import control
 from grtmp.chunk import ChunkReader
@@ -54,6 +58,42 @@ def dispatch(msg: Message) -> None:
         (parse_video if t == VIDEO else parse_audio)(msg.payload)
 
 
+class Trickle(io.RawIOBase):
+    """A raw stream that returns at most a few bytes per read, like a socket under load."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+        self._step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self._step, len(self._data) - self._pos)
+        b[:n] = self._data[self._pos:self._pos + n]
+        self._pos += n
+        self._step = self._step % 7 + 1
+        return n
+
+
+def messages(data: bytes, mode: str, max_message_size: int) -> tuple[list[Message], str]:
+    """All messages read from ``data`` in reader ``mode``, and how reading ended."""
+    if mode == "bytesio":
+        stream: Any = io.BytesIO(data)
+    elif mode == "buffered":
+        stream = io.BufferedReader(io.BytesIO(data), buffer_size=64)
+    else:
+        stream = io.BufferedReader(Trickle(data, 3), buffer_size=64)
+    reader = ChunkReader(stream, max_message_size=max_message_size, max_chunk_streams=16)
+    out: list[Message] = []
+    while True:
+        try:
+            out.append(reader.read_message())
+        except RTMPError as exc:
+            return out, f"{type(exc).__name__}: {exc}"
+
+
 def read_all(data: bytes, *, peek: bool, max_message_size: int, parse: bool) -> int:
     """Read messages from ``data`` until EOF; returns how many were complete."""
     raw = io.BytesIO(data)
@@ -79,6 +119,11 @@ def read_all(data: bytes, *, peek: bool, max_message_size: int, parse: bool) -> 
 def test_one_input(data: bytes) -> None:
     """atheris entry point: any exception but RTMPError is a finding."""
     opts = data[0] if data else 0
+    if opts & 8:
+        size = 512 if opts & 2 else 1 << 16
+        results = [messages(data[1:], mode, size) for mode in ("bytesio", "buffered", "trickle")]
+        assert results[0] == results[1] == results[2], "reader modes disagree"
+        return
     try:
         read_all(data[1:], peek=bool(opts & 1),
                  max_message_size=512 if opts & 2 else 1 << 16, parse=bool(opts & 4))

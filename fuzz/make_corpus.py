@@ -213,7 +213,7 @@ def session_messages(tags: dict[str, tuple[int, int, bytes]]) -> list[tuple[Mess
 
 def chunk_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, bytes]]:
     msgs = session_messages(tags)
-    for opts in (0, 1, 4, 5):
+    for opts in (0, 1, 4, 5, 8, 10):
         w = ChunkWriter(128)
         out = []
         for m, csid in msgs:
@@ -234,7 +234,7 @@ def chunk_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, 
     agg = control.build_aggregate([Message(VIDEO, 10, 1, b"\x27\x01\x00\x00\x00ab"),
                                    Message(AUDIO, 20, 1, b"\xaf\x01xyz")])
     out.append(w.write(agg, 5))
-    for opts in (4, 5):
+    for opts in (4, 5, 8):
         yield f"headers_{opts}", bytes((opts,)) + b"".join(out)
 
 
