@@ -61,7 +61,7 @@ def test_corpus_through_test_one_input(harness: str) -> None:
     for data in seeds(harness):
         mod.test_one_input(data)
         # Every option/target byte on the same body, and every prefix of it.
-        for first in range(8):
+        for first in range(16):
             mod.test_one_input(bytes((first,)) + data[1:])
         for cut in range(0, len(data), max(1, len(data) // 16)):
             mod.test_one_input(data[:cut])
