@@ -20,6 +20,9 @@ the pair (alternating) since a 2-core machine is noisy; the median ratio is prin
 window, writes collapsed stacks to FILE and prints the functions with the most samples. The
 profiler slows the server, so that row's CPU figure is marked and should not be compared.
 
+``--grtmp-cmd`` runs another grtmp build or a patched server through the same harness (the
+command gets ``{python}`` and ``{port}``), to put a number on a hot-path change before making it.
+
 Nothing here is a test; it prints figures. Every process it starts is stopped at the end, also
 on Ctrl-C.
 """
