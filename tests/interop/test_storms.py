@@ -25,7 +25,6 @@ import gevent
 import gevent.pool
 import gevent.socket
 import gevent.subprocess
-import pytest
 
 from grtmp.chunk import chunk_message, encode_chunk_header
 from grtmp.client import Client
@@ -396,11 +395,6 @@ def _tiny_chunk_blob(chunk_size: int, fill: int) -> bytes:
     return b"".join(parts)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "grtmp.chunk.ChunkReader keeps a partly received message as a list of chunk-sized bytes "
-    "objects and counts only payload bytes against max_buffered: at chunk size 2 each held "
-    "byte costs ~27 bytes of RSS (+228 MB for 4 peers at a 2 MiB max_buffered). Fix: "
-    "accumulate into one bytearray per chunk stream."))
 def test_tiny_chunks_do_not_multiply_buffered_memory(make_server, caplog):
     """Partly received messages cost about what max_buffered says, whatever the chunk size.
 
@@ -466,11 +460,6 @@ print(sent)
 MAX_HUB_STALL = 0.25
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "grtmp.session.Conn.serve never yields while its socket has data (gevent switches only "
-    "when a read would block): one peer flooding 5-byte messages from another process blocks "
-    "every other connection for the whole flood (5 s stall measured). Fix: read through a "
-    "raw socket IO whose readinto calls gevent.idle() before each 64 KiB refill."))
 def test_flooding_peer_does_not_freeze_the_relay(make_server, av_peers):
     """One peer sending small messages faster than they are parsed must not starve the rest.
 
