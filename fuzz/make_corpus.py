@@ -62,8 +62,7 @@ def encode_flv(vcodec: str = "libx264", acodec: str = "aac", frames: int = 4) ->
         vs = out.add_stream(vcodec, rate=25)
         vs.width = vs.height = 64
         vs.pix_fmt = "yuv420p"
-        vs.options = ({"preset": "ultrafast", "g": "2", "bf": "0"} if vcodec == "libx264"
-                      else {"preset": "ultrafast", "x265-params": "log-level=none:keyint=2"})
+        vs.options = _VIDEO_OPTIONS.get(vcodec, {})
         as_ = out.add_stream(acodec, rate=48000)
         as_.layout = "mono"
         t = np.arange(1024 * frames)
@@ -92,6 +91,19 @@ def encode_flv(vcodec: str = "libx264", acodec: str = "aac", frames: int = 4) ->
     return buf.getvalue()
 
 
+_VIDEO_OPTIONS = {
+    "libx264": {"preset": "ultrafast", "g": "2", "bf": "0"},
+    "libx265": {"preset": "ultrafast", "x265-params": "log-level=none:keyint=2"},
+    "libvpx-vp9": {"deadline": "realtime", "cpu-used": "8", "g": "2"},
+    "libsvtav1": {"preset": "12", "g": "2"},
+}
+#: (label, video encoder, audio encoder) of the FLV files the media seeds come from; the
+#: FLV muxer writes Enhanced RTMP tags for HEVC, VP9, AV1, Opus, FLAC, AC-3 and E-AC-3.
+ENCODES = (("h264", "libx264", "aac"), ("hevc", "libx265", "libopus"),
+           ("vp9", "libvpx-vp9", "ac3"), ("av1", "libsvtav1", "eac3"),
+           ("mp3", "libx264", "libmp3lame"), ("flac", "libx264", "flac"))
+
+
 def _resample(frame, fmt: str):  # noqa: ANN001, ANN202 - PyAV objects
     import av  # noqa: PLC0415
 
@@ -104,7 +116,7 @@ def _resample(frame, fmt: str):  # noqa: ANN001, ANN202 - PyAV objects
 def media_tags() -> dict[str, tuple[int, int, bytes]]:
     """Named (type id, timestamp, payload) samples: sequence headers, key and inter frames."""
     tags: dict[str, tuple[int, int, bytes]] = {}
-    for label, vcodec, acodec in (("h264", "libx264", "aac"), ("hevc", "libx265", "libopus")):
+    for label, vcodec, acodec in ENCODES:
         try:
             data = encode_flv(vcodec, acodec)
         except Exception as exc:  # noqa: BLE001 - an FFmpeg build without a codec: skip it
@@ -114,6 +126,8 @@ def media_tags() -> dict[str, tuple[int, int, bytes]]:
         seen: dict[str, int] = {}
         for tag in FLVReader(io.BytesIO(data)):
             kind = {AUDIO: "audio", VIDEO: "video"}.get(tag.tag_type, "script")
+            if kind == "video" and vcodec == "libx264" and label != "h264":
+                continue  # the same H.264 as the h264 file: only its audio is new
             idx = seen.get(kind, 0)
             seen[kind] = idx + 1
             if idx < 3:
