@@ -143,6 +143,11 @@ class Conn:
         self.writer = ChunkWriter(128)
         self.out_chunk_size = 128
         self._lock = Semaphore()
+        # The non-blocking OS socket under a gevent socket, for the fan-out fast path
+        # (not for TLS, where bytes must go through the SSL object).
+        self._raw = None
+        if type(sock).__module__.startswith("gevent") and not hasattr(sock, "cipher"):
+            self._raw = getattr(sock, "_sock", None)
         self._next_stream_id = 1
         #: message stream id -> ("publish", Stream) or ("play", Subscriber)
         self.publishing: dict[int, tuple[Stream, dict[str, str]]] = {}
@@ -268,6 +273,34 @@ class Conn:
         """Write bytes atomically with respect to other greenlets of this connection."""
         with self._lock:
             self.sock.sendall(data)
+
+    def _direct_send(self, data: bytes) -> Any:
+        """Try to write ``data`` without blocking (fan-out fast path, see Subscriber.offer).
+
+        Returns None when all was sent, ``data`` itself when nothing was (the caller queues
+        it), or the unsent rest, in which case the lock stays held for :meth:`_finish_send`.
+        """
+        raw = self._raw
+        if raw is None or self.closed or not self._lock.acquire(blocking=False):
+            return data
+        try:
+            n = raw.send(data)
+        except OSError:  # would block, or broken: the queued path deals with it
+            n = 0
+        if n == len(data):
+            self._lock.release()
+            return None
+        if n == 0:
+            self._lock.release()
+            return data
+        return memoryview(data)[n:]
+
+    def _finish_send(self, rest: Any) -> None:
+        """Send the rest of a partly written message, then release the lock it kept."""
+        try:
+            self.sock.sendall(rest)
+        finally:
+            self._lock.release()
 
     def send_messages(self, *items: tuple[Message, int]) -> None:
         """Chunk ``(message, csid)`` pairs with this connection's writer and send them."""
@@ -620,7 +653,8 @@ class Conn:
         self.send_messages(*items)
         sub = Subscriber(stream, queue_size=self.config.queue_size, stream_id=msid,
                          chunk_size=self.out_chunk_size, sink=self.send_raw,
-                         on_lag=self._on_lag, on_notify=self._notify, name=self.peer)
+                         on_lag=self._on_lag, on_notify=self._notify, name=self.peer,
+                         direct=self._direct_send, finish=self._finish_send)
         sub.multitrack = bool(self.caps_ex & CAPS_EX_MULTITRACK)
         sub.params = params
         self.playing[msid] = sub

@@ -157,6 +157,15 @@ class Event:
         self.send = send
 
 
+class _Remainder:
+    """The unsent end of a message written directly; the connection lock is still held."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any):
+        self.data = data
+
+
 _STOP = object()
 
 
@@ -171,6 +180,8 @@ class Subscriber:
                  chunk_size: int = 4096, sink: Callable[[bytes], None] | None = None,
                  on_lag: Callable[[Subscriber], None] | None = None,
                  on_notify: Callable[[Subscriber, str], None] | None = None,
+                 direct: Callable[[bytes], Any] | None = None,
+                 finish: Callable[[Any], None] | None = None,
                  audio: bool = True, video: bool = True, name: str = ""):
         self.stream = stream
         self.queue: Queue = Queue(maxsize=queue_size)
@@ -179,6 +190,13 @@ class Subscriber:
         self.sink = sink
         self.on_lag = on_lag
         self.on_notify = on_notify
+        #: ``direct(data)`` tries a non-blocking write: returns None (all sent), ``data``
+        #: itself (nothing sent) or the unsent rest, keeping the connection lock held until
+        #: ``finish(rest)`` sends it and releases the lock.
+        self.direct = direct
+        self.finish = finish
+        #: The writer greenlet holds items it has not written yet.
+        self.busy = False
         self.audio = audio
         self.video = video
         #: The peer declared Enhanced RTMP capsEx Multitrack: it gets every track.
@@ -241,6 +259,18 @@ class Subscriber:
                             self.queue.put_nowait(adapted)
         elif t == AUDIO and not self.audio:
             return
+        direct = self.direct
+        if direct is not None and not self.busy and not self.initial and not self.late \
+                and not self.queue.qsize():
+            # Nothing is waiting for this player: write now from the publisher's greenlet
+            # (a non-blocking send) instead of waking the writer greenlet for every message.
+            data = packet.chunked(self.chunk_size, self.stream_id)
+            rest = direct(data)
+            if rest is not data:
+                self.written_ts = packet.timestamp
+                if rest is not None:  # partly sent: the writer finishes it before anything
+                    self.queue.put_nowait(_Remainder(rest))
+                return
         try:
             if self.late:  # an event waits behind a full queue: nothing may pass it
                 raise Full
@@ -321,6 +351,7 @@ class Subscriber:
                 while n:
                     n -= 1
                     items.append(q.get_nowait())
+                self.busy = True
                 for item in items:
                     if item.__class__ is Packet:
                         out.append(item.chunked(self.chunk_size, self.stream_id))
@@ -328,10 +359,15 @@ class Subscriber:
                     elif item is _STOP:
                         flush()
                         return
+                    elif item.__class__ is _Remainder:
+                        flush()
+                        assert self.finish is not None
+                        self.finish(item.data)
                     else:  # Event: keep its order relative to the media around it
                         flush()
                         item.send()
                 flush()
+                self.busy = False
         except (OSError, RTMPError):
             self.closed = True
 
