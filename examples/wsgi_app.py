@@ -28,6 +28,7 @@ def app(environ, start_response):
         return [b"try /streams\n"]
     body = [{"app": s.app, "name": s.name, "live": s.is_live,
              "players": len(s.subscribers), "messages": s.messages_in,
+             "codecs": s.codecs(),
              "metadata": {k: v for k, v in (s.metadata or {}).items()
                           if isinstance(v, (str, int, float, bool))}}
             for s in rtmp.hub]

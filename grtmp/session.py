@@ -689,8 +689,10 @@ class Conn:
         if stream.publisher is self:
             stream.stop_publishing()
         self._hook("on_publish_done", self, stream.name, params)
-        self.log.info("unpublish %r (%d messages, %d bytes)", stream.name, stream.messages_in,
-                      stream.bytes_in)
+        codecs = stream.codecs()
+        self.log.info("unpublish %r (%d messages, %d bytes; %s)", stream.name,
+                      stream.messages_in, stream.bytes_in,
+                      ", ".join(f"{k}={v}" for k, v in codecs.items()) or "no media")
         if not quiet and not self.closed:
             try:
                 self.send_status(msid, "NetStream.Unpublish.Success",

@@ -22,6 +22,7 @@ from gevent.queue import Empty, Full, Queue
 from grtmp.chunk import chunk_message
 from grtmp.config import ServerConfig
 from grtmp.errors import CodecError, RTMPError
+from grtmp.media import parse_audio, parse_video
 from grtmp.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, VIDEO, Message
 from grtmp.multitrack import is_multitrack, single_track
 
@@ -434,6 +435,8 @@ class Stream:
         self.bytes_in = 0
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.record`).
         self.recorder: Any = None
+        # First coded frames of this publish, for codec detection when there is no header.
+        self._first_frame: dict[int, bytes] = {}
 
     # -- seed-compatible attributes ------------------------------------------------------
     @property
@@ -453,6 +456,35 @@ class Stream:
     @property
     def pps(self) -> list[bytes]:
         return _avc_parameter_sets(self.avc_config)[1]
+
+    def codecs(self) -> dict[str, Any]:
+        """What the publisher really sends, read from its packets (never from onMetaData).
+
+        ``{"video": "h264", "width": 1280, "height": 720, "audio": "aac",
+        "sample_rate": 48000, "channels": 2}``, with the keys that are known so far.
+        """
+        info: dict[str, Any] = {}
+        sources: list[tuple[int, bytes]] = [(p.type_id, p.payload) for p in self.headers.values()]
+        sources += list(self._first_frame.items())
+        for type_id, payload in sources:
+            try:
+                if type_id == VIDEO and "width" not in info:
+                    v = parse_video(payload)
+                    if v.codec:
+                        info.setdefault("video", v.codec)
+                    if v.width:
+                        info["width"], info["height"] = v.width, v.height
+                elif type_id == AUDIO and "sample_rate" not in info:
+                    a = parse_audio(payload)
+                    if a.codec:
+                        info.setdefault("audio", a.codec)
+                    if a.sample_rate:
+                        info["sample_rate"] = a.sample_rate
+                    if a.channels:
+                        info.setdefault("channels", a.channels)
+            except CodecError:
+                continue
+        return info
 
     @property
     def is_live(self) -> bool:
@@ -475,6 +507,7 @@ class Stream:
         self._gop_open = False
         self.metadata = None
         self.metadata_packet = None
+        self._first_frame = {}
 
     def stop_publishing(self) -> None:
         """Detach the publisher; subscribers stay attached for a republish."""
@@ -520,8 +553,11 @@ class Stream:
         packet = Packet(type_id, ts, payload, kind, is_multitrack(type_id, payload))
         if kind == KIND_HEADER:
             self.headers[key] = packet
-        elif self.config.gop_cache and (type_id == VIDEO or type_id == AUDIO):
-            self._cache(packet)
+        else:
+            if type_id not in self._first_frame and (type_id == VIDEO or type_id == AUDIO):
+                self._first_frame[type_id] = payload
+            if self.config.gop_cache and (type_id == VIDEO or type_id == AUDIO):
+                self._cache(packet)
         for sub in self.subscribers:
             sub.offer(packet)
         if self.recorder is not None:

@@ -114,6 +114,8 @@ def publish(args: argparse.Namespace) -> dict:
                 fmt = a_s.codec_context.format.name
                 if fmt.startswith("s16"):
                     samples = (samples * 32767).astype(np.int16)
+                elif fmt.startswith("s32"):
+                    samples = (samples * 2147483647).astype(np.int32)
                 if not fmt.endswith("p"):  # packed: one plane, channels interleaved
                     samples = samples.T.reshape(1, -1)
                 af = av.AudioFrame.from_ndarray(samples, format=fmt, layout="stereo")

@@ -173,3 +173,25 @@ def test_grtmp_inspect_rtmp_url(rtmp_server):
     assert video[0]["tracks"][0]["width"] == W and video[0]["tracks"][0]["height"] == H
     assert video[1]["frame_type"].lower().startswith("key")
     pub.close()
+
+
+@pytest.mark.parametrize("acodec,expect", [
+    ("flac", "flac"), ("ac3", "ac3"), ("eac3", "eac3"), ("libmp3lame", "mp3"),
+    ("libopus", "opus"), ("aac", "aac"),
+])
+def test_audio_codecs_relay_and_are_detected_from_packets(rtmp_server, av_peers, acodec,
+                                                          expect):
+    url = f"rtmp://127.0.0.1:{rtmp_server.port}/live/a{expect}"
+    pub = av_peers("publish", url, "--frames", "40", "--acodec", acodec, "--linger", "1")
+    assert wait_until(lambda: (s := rtmp_server.hub.get("live", f"a{expect}")) is not None
+                      and "audio" in s.codecs() and "video" in s.codecs(), timeout=30)
+    codecs = rtmp_server.hub.get("live", f"a{expect}").codecs()
+    player = av_peers("play", url, "--timeout", "20")
+    sent = pub.result(90)
+    got = player.result(90)
+    assert "error" not in sent and "error" not in got, (sent, got)
+    assert codecs["video"] in ("avc", "h264") and (codecs["width"], codecs["height"]) == (W, H)
+    assert expect in codecs["audio"].lower().replace("-", "")
+    assert codecs.get("sample_rate") in (44100, 48000)
+    assert got["audio_packets"] > 0 and got["audio_frames"] > 0
+    assert any(expect[:3] in c for c in got["codecs"])
