@@ -36,8 +36,9 @@ class ServerConfig:
     max_message_size: int = 8 * 1024 * 1024
     #: Chunk streams one connection may keep open.
     max_chunk_streams: int = 64
-    #: Play of a name nobody publishes: wait for a publisher (True) or answer StreamNotFound.
-    wait_for_publisher: bool = True
+    #: Play of a name nobody publishes: wait for a publisher (True) or answer StreamNotFound
+    #: (False); or the set of app names that wait (the others answer StreamNotFound).
+    wait_for_publisher: bool | frozenset[str] = True
     #: Connection limits (0 = unlimited).
     max_connections: int = 0
     max_connections_per_ip: int = 0
@@ -48,3 +49,8 @@ class ServerConfig:
     #: fmsVer / capabilities we announce in the connect _result.
     fms_version: str = "FMS/3,0,1,123"
     capabilities: int = 31
+
+    def waits_for_publisher(self, app: str) -> bool:
+        """Whether players of ``app`` wait for a publisher (nginx-rtmp ``idle_streams``)."""
+        w = self.wait_for_publisher
+        return w if isinstance(w, bool) else app in w

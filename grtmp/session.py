@@ -625,7 +625,7 @@ class Conn:
             name, extra = split_name(decision)
             params.update(extra)
         stream = self.hub.get(self.app, name)
-        if stream is None and not self.config.wait_for_publisher:
+        if stream is None and not self.config.waits_for_publisher(self.app):
             self.send_status(msid, "NetStream.Play.StreamNotFound",
                              f"No such stream: {name}", "error")
             return

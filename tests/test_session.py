@@ -852,3 +852,17 @@ def test_stuck_player_is_dropped_others_keep_everything(make_server, peers, capl
     sub_dropped = [r for r in caplog.records if r.levelno >= logging.WARNING
                    and stuck.name in r.getMessage()]
     assert len(sub_dropped) == 1 and "too far behind" in sub_dropped[0].getMessage()
+
+
+def test_wait_for_publisher_per_app(make_server):
+    srv = make_server(wait_for_publisher=frozenset({"live"}))
+    waiting = Client(f"rtmp://127.0.0.1:{srv.port}/live/nobody", socket_module=gevent.socket)
+    waiting.connect()
+    assert waiting.play()["code"] == "NetStream.Play.Start"
+    strict = Client(f"rtmp://127.0.0.1:{srv.port}/vod/nobody", socket_module=gevent.socket)
+    strict.connect()
+    with pytest.raises(CommandError) as info:
+        strict.play()
+    assert info.value.code == "NetStream.Play.StreamNotFound"
+    waiting.close()
+    strict.close()

@@ -49,12 +49,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="'allow|deny publish|play CIDR|all', first match wins (repeatable)")
     p.add_argument("--max-players-per-stream", type=int, default=0,
                    help="maximum players of one stream (0: unlimited)")
-    p.add_argument("--no-wait", action="store_true",
-                   help="answer play of an unpublished name with NetStream.Play.StreamNotFound")
+    p.add_argument("--no-wait", nargs="*", metavar="APP", default=None,
+                   help="answer play of an unpublished name with NetStream.Play.StreamNotFound "
+                        "(in every app, or only in the APPs named)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
     p.add_argument("--version", action="version", version=f"grtmp {__version__}")
     return p
+
+
+class _AllBut(frozenset):
+    """The apps that wait: every app but these."""
+
+    def __contains__(self, app: object) -> bool:
+        return not frozenset.__contains__(self, app)
+
+
+def _waiting(no_wait: list[str] | None) -> bool | frozenset[str]:
+    if no_wait is None:
+        return True
+    if not no_wait:
+        return False
+    return _AllBut(no_wait)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                           ping_interval=min(args.ping_interval, args.idle_timeout),
                           max_chunk_streams=args.max_chunk_streams,
                           max_lag_seconds=args.max_lag,
-                          wait_for_publisher=not args.no_wait,
+                          wait_for_publisher=_waiting(args.no_wait),
                           record_dir=args.record,
                           max_players_per_stream=args.max_players_per_stream)
     hub = StreamHub(config)
