@@ -457,6 +457,14 @@ class Stream:
     def pps(self) -> list[bytes]:
         return _avc_parameter_sets(self.avc_config)[1]
 
+    def audio_channel(self, *, timeout: float | None = None) -> Iterator[Packet]:
+        """The seed API's audio channel: iterate this stream's audio packets."""
+        return consume_stream(self, video=False, timeout=timeout, data=False)
+
+    def video_channel(self, *, timeout: float | None = None) -> Iterator[Packet]:
+        """The seed API's video channel: iterate this stream's video packets."""
+        return consume_stream(self, audio=False, timeout=timeout, data=False)
+
     def codecs(self) -> dict[str, Any]:
         """What the publisher really sends, read from its packets (never from onMetaData).
 
@@ -686,7 +694,7 @@ class StreamHub:
 
 
 def consume_stream(stream: Stream, *, audio: bool = True, video: bool = True,
-                   queue_size: int | None = None,
+                   data: bool = True, queue_size: int | None = None,
                    timeout: float | None = None) -> Iterator[Packet]:
     """Iterate the packets of ``stream`` from Python code (seed API).
 
@@ -697,7 +705,10 @@ def consume_stream(stream: Stream, *, audio: bool = True, video: bool = True,
                      audio=audio, video=video, name="python")
     stream.subscribe(sub)
     try:
-        yield from sub.packets(timeout=timeout)
+        for packet in sub.packets(timeout=timeout):
+            t = packet.type_id
+            if (audio if t == AUDIO else video if t == VIDEO else data):
+                yield packet
     finally:
         sub.closed = True
         stream.unsubscribe(sub)

@@ -628,3 +628,22 @@ def test_unpublish_notice_to_full_queue_stays_after_queued_media():
             gevent.sleep(0.01)
     sub.stop()
     assert log[-1] == "unpublish", "StreamEOF/UnpublishNotify must follow the media before it"
+
+
+def test_seed_audio_and_video_channels():
+    s = live_stream()
+    s.feed(VIDEO, 0, AVC_HEADER)
+    s.feed(AUDIO, 0, AAC_HEADER)
+    s.feed(VIDEO, 0, key(1))
+    s.feed(AUDIO, 10, aac(2))
+    audio = s.audio_channel(timeout=0.05)
+    video = s.video_channel(timeout=0.05)
+    first_audio = next(audio)  # subscribes: catch-up first
+    first_video = next(video)
+    s.feed(VIDEO, 40, inter(3))
+    s.feed(AUDIO, 50, aac(4))
+    got_audio = [first_audio.payload] + [p.payload for p in audio]
+    got_video = [first_video.payload] + [p.payload for p in video]
+    assert got_audio == [AAC_HEADER, aac(2), aac(4)]
+    assert got_video == [AVC_HEADER, key(1), inter(3)]
+    assert s.subscribers == []  # both channels ended (timeout) and unsubscribed
