@@ -226,3 +226,13 @@ def test_http_callback_unreachable_rejects(hooked_server):
         c.publish()
     assert "publish check failed" in str(info.value)
     c.close()
+
+
+def test_ffmpeg_shows_the_rejection_reason(hooked_server, av_peers):
+    srv = hooked_server(StreamKeys({"live/cam": "good"}))
+    bad = av_peers("publish", f"rtmp://127.0.0.1:{srv.port}/live/cam?key=bad", "--frames", "5")
+    res = bad.result(60)
+    assert "Server error: bad or missing stream key for cam" in res["error"]
+    good = av_peers("publish", f"rtmp://127.0.0.1:{srv.port}/live/cam?key=good",
+                    "--frames", "10")
+    assert "error" not in good.result(60)

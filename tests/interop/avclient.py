@@ -206,6 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-frames", type=int, default=0)
     p.add_argument("--slow", type=float, default=0.0)
     args = p.parse_args(argv)
+    # FFmpeg's own error lines (e.g. "Server error: ...") go to stderr for the tests to read.
+    import logging
+
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    av.logging.set_level(av.logging.ERROR)
     try:
         result = publish(args) if args.mode == "publish" else play(args)
     except av.FFmpegError as exc:
