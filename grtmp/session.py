@@ -553,20 +553,10 @@ class Conn:
             self._stop_publishing(msid)
             self._stop_playing(msid)
         # The decision comes before anything about the stream is sent or created.
-        try:
-            decision = self._hook("on_publish", self, name, params)
-            if decision is False:
-                raise CommandError(f"publishing {name} is not allowed",
-                                   "NetStream.Publish.Denied")
-        except CommandError as exc:
-            self.log.warning("publish %r rejected: %s", name, exc)
-            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
-                             "NetStream.Publish.Denied", str(exc), "error")
+        decided = self._decide("publish", msid, name, params)
+        if decided is None:
             return
-        if isinstance(decision, str) and decision:
-            self.log.info("publish %r redirected to %r", name, decision)
-            name, extra = split_name(decision)
-            params.update(extra)
+        name = decided
         stream = self.hub.get_or_create(self.app, name)
         if stream.publisher is not None:
             self.log.warning("publish %r refused: already publishing", name)
@@ -587,6 +577,27 @@ class Conn:
         self.send_status(msid, "NetStream.Publish.Start", f"{name} is now published.",
                          details=name)
         self.log.info("publish %r (%s)", name, kind)
+
+    def _decide(self, action: str, msid: int, name: str, params: dict[str, str]) -> str | None:
+        """Ask the ``on_publish``/``on_play`` hook; the stream name to use, or None if refused.
+
+        A refusal sends the error status (with the hook's reason) and logs one line.
+        """
+        refused = "NetStream.Publish.Denied" if action == "publish" else "NetStream.Play.Failed"
+        try:
+            decision = self._hook(f"on_{action}", self, name, params)
+            if decision is False:
+                raise CommandError(f"{action} of {name} is not allowed", refused)
+        except CommandError as exc:
+            self.log.warning("%s %r rejected: %s", action, name, exc)
+            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else refused,
+                             str(exc), "error")
+            return None
+        if isinstance(decision, str) and decision:
+            self.log.info("%s %r redirected to %r", action, name, decision)
+            name, extra = split_name(decision)
+            params.update(extra)
+        return name
 
     def cmd_play(self, msg: Message, cmd: Command) -> None:
         msid = msg.stream_id
@@ -611,19 +622,10 @@ class Conn:
         if msid in self.publishing or msid in self.playing:
             self._stop_publishing(msid)
             self._stop_playing(msid)
-        try:
-            decision = self._hook("on_play", self, name, params)
-            if decision is False:
-                raise CommandError(f"playing {name} is not allowed", "NetStream.Play.Failed")
-        except CommandError as exc:
-            self.log.warning("play %r rejected: %s", name, exc)
-            self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else
-                             "NetStream.Play.Failed", str(exc), "error")
+        decided = self._decide("play", msid, name, params)
+        if decided is None:
             return
-        if isinstance(decision, str) and decision:
-            self.log.info("play %r redirected to %r", name, decision)
-            name, extra = split_name(decision)
-            params.update(extra)
+        name = decided
         stream = self.hub.get(self.app, name)
         if stream is None and not self.config.waits_for_publisher(self.app):
             self.send_status(msid, "NetStream.Play.StreamNotFound",
