@@ -469,7 +469,7 @@ def run_once(name: str, start: Callable[[int, str], ServerProc], args: argparse.
         if profile is not None:
             spy = subprocess.Popen(
                 ["py-spy", "record", "-p", str(server.proc.pid), "-d", str(int(args.seconds)),
-                 "-r", "200", "-f", "raw", "-o", profile],
+                 "-r", "200", "-f", "raw", "-o", profile, *os.environ.get("FANOUT_PYSPY", "").split()],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 start_new_session=True)
         end = t0 + args.seconds

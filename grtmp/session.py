@@ -281,18 +281,20 @@ class Conn:
         it), or the unsent rest, in which case the lock stays held for :meth:`_finish_send`.
         """
         raw = self._raw
-        if raw is None or self.closed or not self._lock.acquire(blocking=False):
+        lock = self._lock
+        if raw is None or self.closed or lock.locked():
             return data
+        # A non-blocking send never yields, so no other greenlet can write in between: the
+        # lock only needs taking when part of the message is left for the writer greenlet.
         try:
             n = raw.send(data)
         except OSError:  # would block, or broken: the queued path deals with it
-            n = 0
+            return data
         if n == len(data):
-            self._lock.release()
             return None
         if n == 0:
-            self._lock.release()
             return data
+        lock.acquire(blocking=False)  # free (checked above, nothing yielded since)
         return memoryview(data)[n:]
 
     def _finish_send(self, rest: Any) -> None:
