@@ -2,11 +2,12 @@
 
 The first byte picks the options: bit 0 reads through an ``io.BufferedReader`` (the reader then
 uses ``peek`` for fmt 3 extended timestamps, as with a socket file) instead of a bare
-``BytesIO`` (read-ahead with push-back); bit 1 a small ``max_message_size`` (limit paths); bit 2
-parses each message the way the session does (control, command, data, aggregate, media), so a
-chunk stream reaches every parser behind it; bit 3 is a differential check: the same bytes read
-from a bare ``BytesIO``, a ``BufferedReader`` and a ``BufferedReader`` over a source that
-trickles 1-7 bytes per read (as a socket does) must give the same messages and end the same way.
+``BytesIO`` (read-ahead with push-back); bit 1 sets small limits (``max_message_size`` 512,
+4 chunk streams, ``max_buffered`` 600: the LimitExceeded paths); bit 2 parses each message the
+way the session does (control, command, data, aggregate, media), so a chunk stream reaches every
+parser behind it; bit 3 is a differential check: the same bytes read from a bare ``BytesIO``, a
+``BufferedReader`` and a ``BufferedReader`` over a source that trickles 1-7 bytes per read (as a
+socket does) must give the same messages and end the same way.
 Run: ``python -m fuzz.fuzz_chunk fuzz/corpus/chunk``.
 """
 
@@ -77,6 +78,13 @@ class Trickle(io.RawIOBase):
         return n
 
 
+def _reader(stream: Any, max_message_size: int) -> ChunkReader:
+    small = max_message_size <= 512
+    return ChunkReader(stream, max_message_size=max_message_size,
+                       max_chunk_streams=4 if small else 16,
+                       max_buffered=600 if small else None)
+
+
 def messages(data: bytes, mode: str, max_message_size: int) -> tuple[list[Message], str]:
     """All messages read from ``data`` in reader ``mode``, and how reading ended."""
     if mode == "bytesio":
@@ -85,7 +93,7 @@ def messages(data: bytes, mode: str, max_message_size: int) -> tuple[list[Messag
         stream = io.BufferedReader(io.BytesIO(data), buffer_size=64)
     else:
         stream = io.BufferedReader(Trickle(data, 3), buffer_size=64)
-    reader = ChunkReader(stream, max_message_size=max_message_size, max_chunk_streams=16)
+    reader = _reader(stream, max_message_size)
     out: list[Message] = []
     while True:
         try:
@@ -98,7 +106,7 @@ def read_all(data: bytes, *, peek: bool, max_message_size: int, parse: bool) -> 
     """Read messages from ``data`` until EOF; returns how many were complete."""
     raw = io.BytesIO(data)
     stream = io.BufferedReader(raw, buffer_size=64) if peek else raw
-    reader = ChunkReader(stream, max_message_size=max_message_size, max_chunk_streams=16)
+    reader = _reader(stream, max_message_size)
     count = 0
     while True:
         before = reader.bytes_read
