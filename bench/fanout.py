@@ -469,7 +469,8 @@ def run_once(name: str, start: Callable[[int, str], ServerProc], args: argparse.
         if profile is not None:
             spy = subprocess.Popen(
                 ["py-spy", "record", "-p", str(server.proc.pid), "-d", str(int(args.seconds)),
-                 "-r", "200", "-f", "raw", "-o", profile, *os.environ.get("FANOUT_PYSPY", "").split()],
+                 "-r", "200", "-f", "raw", "-o", profile,
+                 *os.environ.get("FANOUT_PYSPY", "").split()],  # e.g. "--native"
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 start_new_session=True)
         end = t0 + args.seconds
