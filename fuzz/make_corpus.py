@@ -20,7 +20,7 @@ from unittest import mock
 
 from grtmp import amf0, amf3, control, handshake
 from grtmp.amf0 import UNDEFINED, ECMAArray, TypedObject
-from grtmp.chunk import ChunkWriter
+from grtmp.chunk import ChunkWriter, chunk_message
 from grtmp.command import encode_command, encode_data
 from grtmp.flv import FLVReader
 from grtmp.handshake import (
@@ -250,6 +250,19 @@ def chunk_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, 
     out.append(w.write(agg, 5))
     for opts in (4, 5, 8):
         yield f"headers_{opts}", bytes((opts,)) + b"".join(out)
+    # Two 500-byte messages whose 128-byte chunks interleave on csids 3 and 4: with the small
+    # limits (bit 1) more than max_buffered bytes are held in partial messages at once.
+    parts = []
+    for csid in (3, 4):
+        raw = chunk_message(Message(VIDEO, 0, 1, bytes(500)), csid, 128)
+        pieces = [raw[:12 + 128]]
+        pos = 12 + 128
+        while pos < len(raw):
+            pieces.append(raw[pos:pos + 1 + 128])
+            pos += 1 + 128
+        parts.append(pieces)
+    mixed = b"".join(a + b for a, b in zip(*parts, strict=True))
+    yield "limits_2", b"\x02" + mixed
 
 
 def media_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, bytes]]:
