@@ -173,6 +173,21 @@ class _InStream:
         self.buf = bytearray()
 
 
+class BufferBudget:
+    """Bytes of partly received messages that all connections together may hold.
+
+    Shared by the :class:`ChunkReader` of every connection of a server; a reader that would go
+    past ``limit`` raises :class:`LimitExceeded`. :meth:`ChunkReader.release` gives a closed
+    connection's share back.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+
+
 class ChunkReader:
     """Reassemble RTMP messages from a chunk stream read from ``stream``.
 
@@ -203,6 +218,7 @@ class ChunkReader:
         max_message_size: int = 8 * 1024 * 1024,
         max_chunk_streams: int = 64,
         max_buffered: int | None = None,
+        budget: BufferBudget | None = None,
     ) -> None:
         self._stream = stream
         self._read = stream.read
@@ -213,6 +229,8 @@ class ChunkReader:
         self.max_chunk_streams = max_chunk_streams
         self.max_buffered = 2 * max_message_size if max_buffered is None else max_buffered
         self._buffered = 0  # bytes held in partly received messages, all chunk streams
+        #: Shared by all the readers of a server: bounds partly received bytes in total.
+        self.budget = budget
         #: Inbound chunk size; starts at 128, changed by Set Chunk Size messages.
         self.chunk_size = DEFAULT_CHUNK_SIZE
         #: Total bytes consumed from ``stream`` since creation.
@@ -338,6 +356,13 @@ class ChunkReader:
                 st.buf += piece
                 st.remaining = rem
                 self._buffered += n
+                budget = self.budget
+                if budget is not None:  # kept in step with _buffered (see release())
+                    budget.used += n
+                    if budget.used > budget.limit:
+                        raise LimitExceeded(
+                            f"server-wide limit of {budget.limit} bytes of partly received "
+                            "messages reached")
                 if self._buffered > self.max_buffered:
                     raise LimitExceeded(
                         f"more than {self.max_buffered} bytes of partly received messages"
@@ -351,12 +376,23 @@ class ChunkReader:
                 payload = bytes(buf)
                 st.buf = bytearray()
                 self._buffered -= len(payload) - n
+                if self.budget is not None:
+                    self.budget.used -= len(payload) - n
             else:
                 payload = piece
             type_id = st.type_id
             if type_id <= _ABORT:
                 self._control(type_id, payload)
             return Message(type_id, st.timestamp, st.stream_id, payload, csid)
+
+    def release(self) -> None:
+        """Drop every partly received message and give its bytes back to the budget."""
+        if self.budget is not None:
+            self.budget.used -= self._buffered
+        self._buffered = 0
+        for st in self._streams.values():
+            st.buf = bytearray()
+            st.remaining = 0
 
     # -- the rare cases ----------------------------------------------------------------------
 
@@ -377,6 +413,8 @@ class ChunkReader:
             st = self._streams.get(value)
             if st is not None:
                 self._buffered -= len(st.buf)
+                if self.budget is not None:
+                    self.budget.used -= len(st.buf)
                 st.remaining = 0
                 st.buf = bytearray()
 

@@ -34,6 +34,8 @@ class ServerConfig:
     idle_timeout: float = 90.0
     #: Largest message a peer may send (the wire format allows 16 MiB - 1).
     max_message_size: int = 8 * 1024 * 1024
+    #: Bytes of partly received messages all connections together may hold.
+    max_buffered_total: int = 256 * 1024 * 1024
     #: Chunk streams one connection may keep open.
     max_chunk_streams: int = 64
     #: Play of a name nobody publishes: wait for a publisher (True) or answer StreamNotFound

@@ -184,7 +184,8 @@ class Conn:
                 server_handshake(rfile, sock.sendall)
             sock.settimeout(None)
             self.reader = ChunkReader(rfile, max_message_size=self.config.max_message_size,
-                                      max_chunk_streams=self.config.max_chunk_streams)
+                                      max_chunk_streams=self.config.max_chunk_streams,
+                                      budget=self.hub.buffer_budget)
             self._watchdog = gevent.spawn(self._watch)
             read = self.reader.read_message
             handle = self.handle_message
@@ -221,6 +222,8 @@ class Conn:
 
     def _cleanup(self) -> None:
         self.closed = True
+        if self.reader is not None:
+            self.reader.release()
         if self._watchdog is not None:
             self._watchdog.kill(block=False)
         for msid in list(self.publishing):

@@ -19,7 +19,7 @@ from typing import Any
 import gevent
 from gevent.queue import Empty, Full, Queue
 
-from grtmp.chunk import chunk_message
+from grtmp.chunk import BufferBudget, chunk_message
 from grtmp.config import ServerConfig
 from grtmp.errors import CodecError, RTMPError
 from grtmp.media import parse_audio, parse_video
@@ -671,6 +671,8 @@ class StreamHub:
     def __init__(self, config: ServerConfig | None = None):
         self.config = config or ServerConfig()
         self.streams: dict[tuple[str, str], Stream] = {}
+        #: Partly received message bytes, all connections of this hub together.
+        self.buffer_budget = BufferBudget(self.config.max_buffered_total)
 
     def get(self, app: str, name: str) -> Stream | None:
         return self.streams.get((app, name))

@@ -27,3 +27,4 @@ def test_defaults_match_server_config():
     assert args.idle_timeout == cfg.idle_timeout
     assert args.ping_interval == cfg.ping_interval
     assert args.max_lag == cfg.max_lag_seconds
+    assert args.max_buffered_total == cfg.max_buffered_total

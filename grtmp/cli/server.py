@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="messages queued per player before it drops to the next keyframe")
     p.add_argument("--max-message-size", type=int, default=8 * 1024 * 1024,
                    help="largest message a peer may send, in bytes (default 8 MiB)")
+    p.add_argument("--max-buffered-total", type=int, default=256 * 1024 * 1024,
+                   help="bytes of partly received messages all peers together may hold "
+                        "(default 256 MiB)")
     p.add_argument("--max-chunk-streams", type=int, default=64,
                    help="chunk streams one connection may use (default 64)")
     p.add_argument("--max-connections", type=int, default=0,
@@ -114,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                           idle_timeout=args.idle_timeout,
                           ping_interval=min(args.ping_interval, args.idle_timeout),
                           max_chunk_streams=args.max_chunk_streams,
+                          max_buffered_total=args.max_buffered_total,
                           max_lag_seconds=args.max_lag,
                           wait_for_publisher=_waiting(args.no_wait),
                           record_dir=args.record,
