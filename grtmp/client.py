@@ -97,7 +97,7 @@ class Client:
             if ctl.event == UserControlEvent.PING_REQUEST:
                 self._send((control.ping_response(ctl.values[0]), CSID_CONTROL))
         elif t == WINDOW_ACK_SIZE:
-            self.window = control.parse_control(msg).value
+            self.window = control.parse_control(msg).value or 0
         if self.window and self.reader.bytes_read - self._acked >= self.window:
             self._acked = self.reader.bytes_read
             self._send((control.acknowledgement(self._acked & 0xFFFFFFFF), CSID_CONTROL))

@@ -98,7 +98,7 @@ def split_name(raw: str) -> tuple[str, dict[str, str]]:
 
 class _ConnLog(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        conn = self.extra["conn"]  # type: ignore[index]
+        conn: Conn = self.extra["conn"]  # type: ignore[index]
         return f"[{conn.peer}{conn.log_context()}] {msg}", kwargs
 
 
@@ -370,7 +370,7 @@ class Conn:
             if ctl.event == UserControlEvent.PING_REQUEST:
                 self.send_control(control.ping_response(ctl.values[0]))
         elif t == WINDOW_ACK_SIZE:
-            self.peer_window = control.parse_control(msg).value
+            self.peer_window = control.parse_control(msg).value or 0
         elif t == SET_CHUNK_SIZE:
             self.log.debug("peer chunk size %d", self.reader.chunk_size if self.reader else 0)
         # Acknowledgement, Abort (applied by the reader), Set Peer Bandwidth and shared

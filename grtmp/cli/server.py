@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         servers.append(Server((args.host, args.tls_port), config=config, hub=hub,
                               handler=handler, ssl_context=ctx))
-    stopping = []
+    stopping: list[int] = []
 
     def on_signal(signum: int) -> None:
         if stopping:
