@@ -98,7 +98,7 @@ def split_name(raw: str) -> tuple[str, dict[str, str]]:
 
 class _ConnLog(logging.LoggerAdapter):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        conn: Conn = self.extra["conn"]  # type: ignore[index]
+        conn: Conn = self.extra["conn"]  # type: ignore[index,assignment]
         return f"[{conn.peer}{conn.log_context()}] {msg}", kwargs
 
 
