@@ -6,7 +6,9 @@ and nowhere else: a full queue makes that subscriber drop frames until the next 
 is kept where it fits) and a subscriber that stays behind for too long is disconnected.
 
 Each message is chunked once per (chunk size, message stream id) pair and the same bytes go to
-every subscriber that shares that pair (:class:`Packet`).
+every subscriber that shares that pair (:class:`Packet`). A subscriber with nothing waiting is
+written to directly with one non-blocking send (``Subscriber.direct``); only a backlog wakes
+its writer greenlet, which then sends everything queued with one write.
 """
 
 from __future__ import annotations
