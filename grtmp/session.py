@@ -392,7 +392,8 @@ class Conn:
         except AMFError as exc:
             self.log.warning("dropping undecodable data message: %s", exc)
             return
-        if values and values[0] == "@setDataFrame":
+        wrapped = bool(values) and values[0] == "@setDataFrame"
+        if wrapped:
             values = values[1:]
         if len(values) >= 2 and values[0] == "onMetaData":
             meta = values[1] if isinstance(values[1], dict) else {}
@@ -402,7 +403,7 @@ class Conn:
             return
         if values and values[0] == "@clearDataFrame":
             return
-        if amf3 or msg.payload[:1] == b"\x00":
+        if amf3 or wrapped:  # players get plain AMF0, without the @setDataFrame wrapper
             stream.feed(DATA_AMF0, msg.timestamp, encode_data(*values))
         else:
             stream.feed(DATA_AMF0, msg.timestamp, msg.payload)

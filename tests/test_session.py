@@ -866,3 +866,29 @@ def test_wait_for_publisher_per_app(make_server):
     assert info.value.code == "NetStream.Play.StreamNotFound"
     waiting.close()
     strict.close()
+
+
+def test_set_data_frame_wrapper_is_removed_from_other_data(rtmp_server):
+    url = f"rtmp://127.0.0.1:{rtmp_server.port}/live/cue"
+    player = Client(url, socket_module=gevent.socket)
+    player.connect()
+    player.play()
+    pub = Client(url, socket_module=gevent.socket)
+    pub.connect()
+    pub.publish()
+    cue = {"name": "ad", "time": 1.5}
+    payload = encode_data("@setDataFrame", "onCuePoint", cue)
+    pub._send((Message(DATA_AMF0, 10, pub.stream_id, payload), CSID_DATA))
+    pub._send((Message(DATA_AMF0, 20, pub.stream_id, encode_data("onTextData", {"t": "x"})),
+               CSID_DATA))
+    got = []
+    with gevent.Timeout(5):
+        while len(got) < 2:
+            m = player.read_message()
+            if m.type_id == DATA_AMF0:
+                values = decode_data(m.payload)
+                if values[0] != "|RtmpSampleAccess":
+                    got.append(values)
+    assert got == [["onCuePoint", cue], ["onTextData", {"t": "x"}]]
+    pub.close()
+    player.close()
