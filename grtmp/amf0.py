@@ -53,6 +53,7 @@ __all__ = [
     "decode_all",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_SIZE",
+    "DEFAULT_MAX_EXPANSION",
 ]
 
 DEFAULT_MAX_DEPTH = 64
@@ -60,6 +61,11 @@ DEFAULT_MAX_DEPTH = 64
 #: decoded value that shares sub-objects (AMF0/AMF3 references) from expanding exponentially
 #: when encoded again without references.
 DEFAULT_MAX_SIZE = 0xFFFFFF
+#: Default bound on what references may add to a decoded message: the bytes the referenced
+#: values would take if written out again in full. A reference returns the same Python object,
+#: so 11 bytes per level can build a graph of 2**N nodes in O(N) time; anything that walks it
+#: (``str()``, a log line, re-encoding) would take 2**N. Real peers barely use references.
+DEFAULT_MAX_EXPANSION = 1 << 20
 
 _DOUBLE = struct.Struct(">d")
 _U16 = struct.Struct(">H")
@@ -376,15 +382,27 @@ class Decoder:
 
     The reference table (0x07) spans every value read by this decoder. ``max_depth`` bounds
     nesting of objects and arrays; hostile lengths fail with AMFError before allocation.
+    ``max_expansion`` bounds what references add (see :data:`DEFAULT_MAX_EXPANSION`): each
+    reference counts the encoded size of the value it points to, and the total over every value
+    this decoder reads (AMF3 values behind the avmplus switch included) may not exceed it.
     """
 
     def __init__(
-        self, data: bytes | bytearray | memoryview, *, max_depth: int = DEFAULT_MAX_DEPTH
+        self,
+        data: bytes | bytearray | memoryview,
+        *,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_expansion: int = DEFAULT_MAX_EXPANSION,
     ) -> None:
         self._data = bytes(data)
         self._pos = 0
         self.max_depth = max_depth
+        self.max_expansion = max_expansion
         self._refs: list[Any] = []
+        #: Expanded size of each referenceable value (0 while it is still being read).
+        self._costs: list[int] = []
+        #: Bytes added so far by references (expanded size of what they point to).
+        self.expanded = 0
 
     @property
     def remaining(self) -> int:
@@ -494,41 +512,59 @@ class Decoder:
     def _read_unsupported(self, depth: int) -> UnsupportedType:
         return Unsupported
 
+    def _referenceable(self, value: Any) -> tuple[int, int, int]:
+        """Enter ``value`` in the reference table; returns what :meth:`_done` needs."""
+        self._refs.append(value)
+        self._costs.append(0)
+        return len(self._costs) - 1, self._pos - 1, self.expanded
+
+    def _done(self, mark: tuple[int, int, int]) -> None:
+        """Record the expanded size of a finished value: its bytes plus what refs added."""
+        index, start, expanded = mark
+        self._costs[index] = (self._pos - start) + (self.expanded - expanded)
+
     def _read_object(self, depth: int) -> dict:
         self._enter(depth)
         value: dict = {}
-        self._refs.append(value)
+        mark = self._referenceable(value)
         self._read_props(value, depth)
+        self._done(mark)
         return value
 
     def _read_typed_object(self, depth: int) -> TypedObject:
         self._enter(depth)
+        start = self._pos - 1
         class_name = self._read_string(depth)
         value = TypedObject(class_name)
-        self._refs.append(value)
+        mark = self._referenceable(value)
         self._read_props(value, depth)
+        self._done((mark[0], start, mark[2]))
         return value
 
     def _read_ecma_array(self, depth: int) -> ECMAArray:
         self._enter(depth)
+        start = self._pos - 1
         self._pos += 4  # associative-count: a hint only, never trusted for allocation
         if self._pos > len(self._data):
             raise AMFError("truncated ECMA array")
         value = ECMAArray()
-        self._refs.append(value)
+        mark = self._referenceable(value)
         self._read_props(value, depth, lenient_end=True)
+        self._done((mark[0], start, mark[2]))
         return value
 
     def _read_strict_array(self, depth: int) -> list:
         self._enter(depth)
+        start = self._pos - 1
         (count,) = _U32.unpack_from(self._data, self._pos)
         self._pos += 4
         if count > self.remaining:  # every element takes at least one byte
             raise AMFError(f"strict array claims {count} elements, {self.remaining} bytes left")
         value: list = []
-        self._refs.append(value)
+        mark = self._referenceable(value)
         for _ in range(count):
             value.append(self._read_value(depth + 1))
+        self._done((mark[0], start, mark[2]))
         return value
 
     def _read_date(self, depth: int) -> datetime:
@@ -541,14 +577,25 @@ class Decoder:
         self._pos += 2
         if index >= len(self._refs):
             raise AMFError(f"AMF0 reference {index} out of range ({len(self._refs)} objects)")
+        self.add_expansion(self._costs[index])
         return self._refs[index]
+
+    def add_expansion(self, cost: int) -> None:
+        """Count ``cost`` bytes added by a reference; AMFError past ``max_expansion``."""
+        self.expanded += cost
+        if self.expanded > self.max_expansion:
+            raise AMFError(
+                f"AMF references expand past {self.max_expansion} bytes (reference graph)"
+            )
 
     def _read_avmplus(self, depth: int) -> Any:
         from grtmp import amf3
 
-        decoder = amf3.Decoder(self._data, max_depth=self.max_depth - depth, offset=self._pos)
+        decoder = amf3.Decoder(self._data, max_depth=self.max_depth - depth, offset=self._pos,
+                               max_expansion=self.max_expansion - self.expanded)
         value = decoder.decode()
         self._pos = decoder.position
+        self.add_expansion(decoder.expanded)
         return value
 
 

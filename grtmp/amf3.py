@@ -40,6 +40,7 @@ from typing import Any
 from grtmp.amf0 import (
     _DECODE_ERRORS,
     DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_EXPANSION,
     DEFAULT_MAX_SIZE,
     UNDEFINED,
     ECMAArray,
@@ -508,7 +509,8 @@ class Decoder:
 
     ``max_depth`` bounds nesting of arrays, objects, vectors and dictionaries; every count and
     length is checked against the bytes left before anything is allocated; reference indices
-    are validated.
+    are validated. ``max_expansion`` bounds the bytes that string and object references add
+    over every value this decoder reads (see :data:`grtmp.amf0.DEFAULT_MAX_EXPANSION`).
     """
 
     def __init__(
@@ -517,12 +519,18 @@ class Decoder:
         *,
         max_depth: int = DEFAULT_MAX_DEPTH,
         offset: int = 0,
+        max_expansion: int = DEFAULT_MAX_EXPANSION,
     ) -> None:
         self._data = data if isinstance(data, bytes) else bytes(data)
         self._pos = offset
         self.max_depth = max_depth
+        self.max_expansion = max_expansion
+        #: Bytes added so far by references (expanded size of what they point to).
+        self.expanded = 0
         self._strings: list[str] = []
         self._objects: list[Any] = []
+        #: Expanded size of each entry of ``_objects`` (0 while it is still being read).
+        self._costs: list[int] = []
         self._traits: list[tuple[str, tuple[str, ...], bool, bool]] = []
 
     @property
@@ -540,7 +548,7 @@ class Decoder:
         if self._pos >= len(self._data):
             raise AMFError("no AMF3 value left to decode")
         start = self._pos
-        self._strings, self._objects, self._traits = [], [], []
+        self._strings, self._objects, self._traits, self._costs = [], [], [], []
         try:
             return self._read_value(0)
         except AMFError:
@@ -596,7 +604,26 @@ class Decoder:
         index = header >> 1
         if index >= len(self._objects):
             raise AMFError(f"AMF3 object reference {index} out of range")
+        self._expand(self._costs[index])
         return self._objects[index]
+
+    def _expand(self, cost: int) -> None:
+        """Count ``cost`` bytes added by a reference; AMFError past ``max_expansion``."""
+        self.expanded += cost
+        if self.expanded > self.max_expansion:
+            raise AMFError(
+                f"AMF references expand past {self.max_expansion} bytes (reference graph)"
+            )
+
+    def _add_object(self, value: Any, start: int, expanded: int) -> int:
+        """Enter ``value`` in the object table; returns its index for :meth:`_done`."""
+        self._objects.append(value)
+        self._costs.append((self._pos - start) if expanded < 0 else 0)
+        return len(self._objects) - 1
+
+    def _done(self, index: int, start: int, expanded: int) -> None:
+        """Record the expanded size of a finished object: its bytes plus what refs added."""
+        self._costs[index] = (self._pos - start) + (self.expanded - expanded)
 
     def _read_utf8(self, n: int) -> str:
         try:
@@ -610,7 +637,9 @@ class Decoder:
             index = header >> 1
             if index >= len(self._strings):
                 raise AMFError(f"AMF3 string reference {index} out of range")
-            return self._strings[index]
+            value = self._strings[index]
+            self._expand(len(value))
+            return value
         n = header >> 1
         if n == 0:
             return ""  # the empty string is never sent by reference (AMF3 1.3.2)
@@ -645,8 +674,9 @@ class Decoder:
         header = self._u29()
         if not header & 1:
             return self._object_ref(header)
+        start = self._pos
         value = cls(self._read_utf8(header >> 1))
-        self._objects.append(value)
+        self._add_object(value, start, -1)
         return value
 
     def _read_xml_doc(self, depth: int) -> XMLDocument:
@@ -662,15 +692,16 @@ class Decoder:
         (ms,) = _DOUBLE.unpack_from(self._data, self._pos)
         self._pos += 8
         value = _ms_to_datetime(ms)
-        self._objects.append(value)
+        self._add_object(value, self._pos - 8, -1)
         return value
 
     def _read_byte_array(self, depth: int) -> ByteArray:
         header = self._u29()
         if not header & 1:
             return self._object_ref(header)
+        start = self._pos
         value = ByteArray(self._take(header >> 1))
-        self._objects.append(value)
+        self._add_object(value, start, -1)
         return value
 
     def _read_array(self, depth: int) -> list | ECMAArray:
@@ -678,23 +709,26 @@ class Decoder:
         if not header & 1:
             return self._object_ref(header)
         self._enter(depth)
+        start, expanded = self._pos, self.expanded
         count = header >> 1
         key = self._read_string()
         self._check_count(count, 1, "array")
         if not key:
             items: list = []
-            self._objects.append(items)
+            index = self._add_object(items, start, expanded)
             for _ in range(count):
                 items.append(self._read_value(depth + 1))
+            self._done(index, start, expanded)
             return items
         mixed = ECMAArray()
-        self._objects.append(mixed)
+        index = self._add_object(mixed, start, expanded)
         while key:
             mixed[key] = self._read_value(depth + 1)
             key = self._read_string()
         self._check_count(count, 1, "array")
         for i in range(count):
             mixed[i] = self._read_value(depth + 1)
+        self._done(index, start, expanded)
         return mixed
 
     def _read_traits(self, header: int) -> tuple[str, tuple[str, ...], bool, bool]:
@@ -720,14 +754,15 @@ class Decoder:
         if not header & 1:
             return self._object_ref(header)
         self._enter(depth)
+        start, expanded = self._pos, self.expanded
         class_name, sealed, dynamic, externalizable = self._read_traits(header)
         if externalizable:
-            return self._read_externalizable(class_name, depth)
+            return self._read_externalizable(class_name, depth, start, expanded)
         if not class_name and not sealed and dynamic:
             obj: dict = {}
         else:
             obj = ASObject(class_name, sealed=sealed, dynamic=dynamic)
-        self._objects.append(obj)
+        index = self._add_object(obj, start, expanded)
         for name in sealed:
             obj[name] = self._read_value(depth + 1)
         if dynamic:
@@ -735,24 +770,28 @@ class Decoder:
             while key:
                 obj[key] = self._read_value(depth + 1)
                 key = self._read_string()
+        self._done(index, start, expanded)
         return obj
 
-    def _read_externalizable(self, class_name: str, depth: int) -> Any:
+    def _read_externalizable(self, class_name: str, depth: int, start: int,
+                             expanded: int) -> Any:
         if class_name == ARRAY_COLLECTION:
             collection = ArrayCollection()
-            self._objects.append(collection)
+            index = self._add_object(collection, start, expanded)
             source = self._read_value(depth + 1)
             if not isinstance(source, list):
                 raise AMFError("ArrayCollection source is not an array")
             collection.extend(source)
+            self._done(index, start, expanded)
             return collection
         if class_name == OBJECT_PROXY:
             proxy = ObjectProxy()
-            self._objects.append(proxy)
+            index = self._add_object(proxy, start, expanded)
             source = self._read_value(depth + 1)
             if not isinstance(source, dict):
                 raise AMFError("ObjectProxy source is not an object")
             proxy.update(source)
+            self._done(index, start, expanded)
             return proxy
         raise AMFError(f"unknown externalizable AMF3 class {class_name!r}")
 
@@ -772,7 +811,7 @@ class Decoder:
         values = struct.unpack_from(f">{count}{fmt}", self._data, self._pos)
         self._pos += count * size
         vector = cls(values, fixed=fixed)
-        self._objects.append(vector)
+        self._add_object(vector, self._pos - count * size, -1)
         return vector
 
     def _read_vector_object(self, depth: int) -> VectorObject:
@@ -780,14 +819,16 @@ class Decoder:
         if not header & 1:
             return self._object_ref(header)
         self._enter(depth)
+        start, expanded = self._pos, self.expanded
         count = header >> 1
         fixed = self._take(1)[0] != 0
         type_name = self._read_string()
         self._check_count(count, 1, "vector")
         vector = VectorObject(type_name=type_name, fixed=fixed)
-        self._objects.append(vector)
+        index = self._add_object(vector, start, expanded)
         for _ in range(count):
             vector.append(self._read_value(depth + 1))
+        self._done(index, start, expanded)
         return vector
 
     def _read_dictionary(self, depth: int) -> Dictionary:
@@ -795,11 +836,12 @@ class Decoder:
         if not header & 1:
             return self._object_ref(header)
         self._enter(depth)
+        start, expanded = self._pos, self.expanded
         count = header >> 1
         weak = self._take(1)[0] != 0
         self._check_count(count, 2, "dictionary")
         result = Dictionary(weak_keys=weak)
-        self._objects.append(result)
+        index = self._add_object(result, start, expanded)
         for _ in range(count):
             key = self._read_value(depth + 1)
             value = self._read_value(depth + 1)
@@ -807,6 +849,7 @@ class Decoder:
                 result[key] = value
             except TypeError as exc:
                 raise AMFError(f"unhashable AMF3 Dictionary key {type(key).__name__}") from exc
+        self._done(index, start, expanded)
         return result
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import gevent
 
+from grtmp.command import text_arg
 from grtmp.errors import CommandError
 
 log = logging.getLogger("grtmp.auth")
@@ -194,10 +195,13 @@ class HTTPCallbacks:
         """The form fields nginx-rtmp sends for ``call``."""
         cp = getattr(conn, "connect_params", {}) or {}
         addr = conn.address[0] if isinstance(conn.address, tuple) else str(conn.address)
+        # Only string values, bounded: never str() of a decoded value (a reference graph).
+        def text(key: str) -> str:
+            return text_arg(cp.get(key), 2048) or ""
+
         fields = {"call": call, "addr": addr, "clientid": str(id(conn) & 0xFFFFFFFF),
-                  "app": conn.app, "flashver": str(cp.get("flashVer") or ""),
-                  "swfurl": str(cp.get("swfUrl") or ""), "tcurl": str(cp.get("tcUrl") or ""),
-                  "pageurl": str(cp.get("pageUrl") or "")}
+                  "app": conn.app, "flashver": text("flashVer"), "swfurl": text("swfUrl"),
+                  "tcurl": text("tcUrl"), "pageurl": text("pageUrl")}
         if name:
             fields["name"] = name
         for k, v in (params or {}).items():

@@ -492,7 +492,7 @@ def _chunk(
 def _check(msg: Message, chunk_size: int) -> int:
     length = len(msg.payload)
     if length > MAX_MESSAGE_LENGTH:
-        raise ValueError(f"message of {length} bytes does not fit the 24-bit length field")
+        raise LimitExceeded(f"message of {length} bytes does not fit the 24-bit length field")
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk size {chunk_size} out of range 1..{MAX_CHUNK_SIZE}")
     return length

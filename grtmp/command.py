@@ -12,13 +12,15 @@ body without the format byte) and strict where it matters (the first value must 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from grtmp import amf0
 from grtmp.errors import AMFError
 
-__all__ = ["Command", "decode_command", "encode_command", "decode_data", "encode_data"]
+__all__ = ["Command", "decode_command", "encode_command", "decode_data", "encode_data",
+           "text_arg", "int_arg"]
 
 
 @dataclass
@@ -75,7 +77,50 @@ def decode_data(payload: bytes | bytearray | memoryview, amf3: bool = False) -> 
     return amf0.Decoder(_body(payload, amf3)).decode_all()
 
 
-def encode_data(*values: Any, amf3: bool = False) -> bytes:
-    """Encode a data message body (type 18, or type 15 with ``amf3=True``)."""
-    body = amf0.encode(*values)
+def encode_data(*values: Any, amf3: bool = False,
+                max_size: int | None = amf0.DEFAULT_MAX_SIZE) -> bytes:
+    """Encode a data message body (type 18, or type 15 with ``amf3=True``).
+
+    ``max_size`` bounds the whole body (AMFError past it): values decoded from a peer may
+    share sub-objects, and writing them out again without references must not exceed what a
+    message can carry.
+    """
+    encoder = amf0.Encoder(max_size=max_size)
+    parts = []
+    total = 0
+    for value in values:
+        if max_size is not None:
+            encoder.max_size = max_size - total
+        part = encoder.encode(value)
+        total += len(part)
+        parts.append(part)
+    body = b"".join(parts)
     return b"\x00" + body if amf3 else body
+
+
+def text_arg(value: Any, max_length: int | None = None) -> str | None:
+    """A peer-supplied value where a string is meant: the string, or None for anything else.
+
+    Never ``str()`` a decoded value: a shared-reference graph would be expanded in full.
+    ``max_length`` (characters) refuses longer strings (None) as well.
+    """
+    if not isinstance(value, str):
+        return None
+    if max_length is not None and len(value) > max_length:
+        return None
+    return value
+
+
+def int_arg(value: Any, lo: int = 0, hi: int = 0xFFFFFFFF) -> int | None:
+    """A peer-supplied AMF number as an int in ``[lo, hi]``, or None.
+
+    None for anything that is not a number (booleans included), for NaN and the infinities
+    (which ``int()`` would raise on) and for values out of range; fractions are truncated.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = int(value)
+    return value if lo <= value <= hi else None

@@ -38,6 +38,8 @@ class ServerConfig:
     max_buffered_total: int = 256 * 1024 * 1024
     #: Chunk streams one connection may keep open.
     max_chunk_streams: int = 64
+    #: Message streams (createStream) one connection may have open at once (0 = unlimited).
+    max_message_streams: int = 16
     #: Play of a name nobody publishes: wait for a publisher (True) or answer StreamNotFound
     #: (False); or the set of app names that wait (the others answer StreamNotFound).
     wait_for_publisher: bool | frozenset[str] = True

@@ -21,7 +21,15 @@ from gevent.lock import Semaphore
 from grtmp import control
 from grtmp.amf0 import UNDEFINED, ECMAArray
 from grtmp.chunk import ChunkReader, ChunkWriter
-from grtmp.command import Command, decode_command, decode_data, encode_command, encode_data
+from grtmp.command import (
+    Command,
+    decode_command,
+    decode_data,
+    encode_command,
+    encode_data,
+    int_arg,
+    text_arg,
+)
 from grtmp.config import ServerConfig
 from grtmp.errors import (
     AMFError,
@@ -32,6 +40,7 @@ from grtmp.errors import (
     RTMPError,
 )
 from grtmp.handshake import server_handshake
+from grtmp.logs import ContextLog, peer_text
 from grtmp.message import (
     AGGREGATE,
     AUDIO,
@@ -63,6 +72,11 @@ CAPS_EX_TIMESTAMP_NANO_OFFSET = 0x08
 FOURCC_CAN_DECODE = 0x01
 FOURCC_CAN_ENCODE = 0x02
 FOURCC_CAN_FORWARD = 0x04
+#: Longest app or stream name accepted (nginx-rtmp: NGX_RTMP_MAX_NAME), and the longest
+#: stream name with its query string, and tcUrl.
+MAX_NAME = 256
+MAX_NAME_WITH_QUERY = 2048
+MAX_URL = 2048
 #: Codecs grtmp relays (it forwards any FourCC; these are the ones it also parses).
 SUPPORTED_FOURCCS = ["avc1", "hvc1", "av01", "vp09", "vp08", "vvc1",
                      "mp4a", "Opus", "fLaC", "ac-3", "ec-3", ".mp3"]
@@ -96,12 +110,6 @@ def split_name(raw: str) -> tuple[str, dict[str, str]]:
     return name, params
 
 
-class _ConnLog(logging.LoggerAdapter):
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        conn: Conn = self.extra["conn"]  # type: ignore[index,assignment]
-        return f"[{conn.peer}{conn.log_context()}] {msg}", kwargs
-
-
 class Conn:
     """A server-side RTMP connection.
 
@@ -126,7 +134,7 @@ class Conn:
         self.hub = hub if hub is not None else default_hub()
         self.config = config or self.hub.config
         self.handler = handler
-        self.log = _ConnLog(logger, {"conn": self})
+        self.log = ContextLog(logger, self.log_context)
         self.app = ""
         self.tc_url = ""
         self.connect_params: dict[str, Any] = {}
@@ -149,6 +157,8 @@ class Conn:
         if type(sock).__module__.startswith("gevent") and not hasattr(sock, "cipher"):
             self._raw = getattr(sock, "_sock", None)
         self._next_stream_id = 1
+        #: Message stream ids handed out by createStream and not deleted since.
+        self.streams: set[int] = set()
         #: message stream id -> ("publish", Stream) or ("play", Subscriber)
         self.publishing: dict[int, tuple[Stream, dict[str, str]]] = {}
         self.playing: dict[int, Subscriber] = {}
@@ -158,14 +168,16 @@ class Conn:
         self._watchdog: gevent.Greenlet | None = None
 
     def log_context(self) -> str:
+        """``peer app/name,...`` for log lines (peer text bounded and escaped)."""
         parts = []
         if self.app:
             parts.append(self.app)
         names = [s.name for s, _ in self.publishing.values()]
         names += [sub.stream.name for sub in self.playing.values()]
         if names:
-            parts.append(",".join(names))
-        return (" " + "/".join(parts)) if parts else ""
+            parts.append(",".join(names[:4]) + (",..." if len(names) > 4 else ""))
+        ctx = peer_text("/".join(parts), 2 * MAX_NAME)
+        return f"{self.peer} {ctx}" if ctx else self.peer
 
     # -- life cycle -------------------------------------------------------------------
     def serve(self) -> None:
@@ -195,7 +207,7 @@ class Conn:
             if not self.closed:
                 self.log.debug("peer closed: %s", exc)
         except RTMPError as exc:
-            self.log.warning("closing: %s: %s", type(exc).__name__, exc)
+            self.log.warning("closing: %s: %s", type(exc).__name__, peer_text(str(exc), 500))
         except (BrokenPipeError, ConnectionResetError) as exc:
             self.log.debug("peer went away: %s", exc)
         except OSError as exc:
@@ -395,18 +407,24 @@ class Conn:
         wrapped = bool(values) and values[0] == "@setDataFrame"
         if wrapped:
             values = values[1:]
-        if len(values) >= 2 and values[0] == "onMetaData":
-            meta = values[1] if isinstance(values[1], dict) else {}
-            meta = ECMAArray(meta)
-            meta.setdefault("server", "grtmp")
-            stream.set_metadata(meta, encode_data("onMetaData", meta))
+        limit = self.config.max_message_size
+        try:
+            if len(values) >= 2 and values[0] == "onMetaData":
+                meta = values[1] if isinstance(values[1], dict) else {}
+                meta = ECMAArray(meta)
+                meta.setdefault("server", "grtmp")
+                stream.set_metadata(meta, encode_data("onMetaData", meta, max_size=limit))
+                return
+            if values and values[0] == "@clearDataFrame":
+                return
+            if amf3 or wrapped:  # players get plain AMF0, without the @setDataFrame wrapper
+                payload = encode_data(*values, max_size=limit)
+            else:
+                payload = msg.payload
+        except AMFError as exc:  # shared references written out in full grew too large
+            self.log.warning("dropping data message: %s", exc)
             return
-        if values and values[0] == "@clearDataFrame":
-            return
-        if amf3 or wrapped:  # players get plain AMF0, without the @setDataFrame wrapper
-            stream.feed(DATA_AMF0, msg.timestamp, encode_data(*values))
-        else:
-            stream.feed(DATA_AMF0, msg.timestamp, msg.payload)
+        stream.feed(DATA_AMF0, msg.timestamp, payload)
 
     def handle_command(self, msg: Message) -> None:
         cmd = decode_command(msg.payload, amf3=msg.type_id == COMMAND_AMF3)
@@ -414,7 +432,7 @@ class Conn:
         if method is None:
             if cmd.name in ("_result", "_error", "onStatus", "onBWDone"):
                 return
-            self.log.debug("unknown command %r", cmd.name)
+            self.log.debug("unknown command %r", peer_text(cmd.name))
             if cmd.transaction_id:
                 self.send_command(msg.stream_id, "_error", cmd.transaction_id, None,
                                   self._status_info("NetConnection.Call.Failed",
@@ -422,11 +440,11 @@ class Conn:
                                                     "error"))
             return
         if not self.connected and cmd.name != "connect":
-            raise ProtocolError(f"{cmd.name!r} before connect")
+            raise ProtocolError(f"{peer_text(cmd.name, 64)!r} before connect")
         try:
             method(self, msg, cmd)
         except CommandError as exc:
-            self.log.warning("%s refused: %s", cmd.name, exc)
+            self.log.warning("%s refused: %s", cmd.name, peer_text(str(exc)))
             if cmd.transaction_id:
                 self.send_command(msg.stream_id, "_error", cmd.transaction_id, None,
                                   self._status_info(exc.code, str(exc), "error"))
@@ -442,11 +460,14 @@ class Conn:
         if self.connected:
             raise CommandError("already connected", "NetConnection.Connect.Rejected")
         params = cmd.command_object if isinstance(cmd.command_object, dict) else {}
-        app = str(params.get("app") or "")
-        app, query = split_name(app)
+        # Only strings where strings are meant: str() of a decoded value could expand a
+        # reference graph (the decoder bounds it, and names are bounded here too).
+        app, query = split_name(text_arg(params.get("app"), MAX_NAME_WITH_QUERY) or "")
+        if len(app) > MAX_NAME:
+            raise CommandError("app name too long", "NetConnection.Connect.Rejected")
         self.app = app.strip("/")
         self.connect_query = query
-        self.tc_url = str(params.get("tcUrl") or "")
+        self.tc_url = text_arg(params.get("tcUrl"), MAX_URL) or ""
         self.connect_params = dict(params)
         enc = params.get("objectEncoding", 0)
         self.object_encoding = 3 if enc == 3 else 0
@@ -458,7 +479,7 @@ class Conn:
             if decision is False:
                 raise CommandError("connection refused", "NetConnection.Connect.Rejected")
         except CommandError as exc:
-            self.log.warning("connect rejected: %s", exc)
+            self.log.warning("connect rejected: %s", peer_text(str(exc)))
             self.send_command(0, "_error", cmd.transaction_id, None,
                               self._status_info("NetConnection.Connect.Rejected", str(exc),
                                                 "error"))
@@ -490,27 +511,29 @@ class Conn:
                                  objectEncoding=float(self.object_encoding))
         self.connected = True
         self.send_command(0, "_result", cmd.transaction_id, props, info)
-        self.log.info("connect app=%r tcUrl=%r flashVer=%r", self.app, self.tc_url,
-                      params.get("flashVer"))
+        self.log.info("connect app=%r tcUrl=%r flashVer=%r", peer_text(self.app),
+                      peer_text(self.tc_url), peer_text(params.get("flashVer")))
 
     def _read_enhanced(self, params: dict[str, Any]) -> bool:
         """Read Enhanced RTMP fields of connect; True when the peer sent any."""
         found = False
         fourccs = params.get("fourCcList")
         if isinstance(fourccs, list):
-            self.fourcc_list = [str(f) for f in fourccs if isinstance(f, str)]
+            self.fourcc_list = [f for f in fourccs[:64] if isinstance(f, str) and len(f) <= 4]
             found = True
         for key, target in (("videoFourCcInfoMap", self.video_fourcc_info),
                             ("audioFourCcInfoMap", self.audio_fourcc_info)):
             value = params.get(key)
             if isinstance(value, dict):
-                for cc, mask in value.items():
-                    if isinstance(mask, (int, float)):
-                        target[str(cc)] = int(mask)
+                for cc, raw in list(value.items())[:64]:
+                    # Non-finite or out-of-range numbers count as absent (never int(nan)).
+                    mask = int_arg(raw)
+                    if mask is not None and isinstance(cc, str) and len(cc) <= 4:
+                        target[cc] = mask
                 found = True
         caps = params.get("capsEx")
-        if isinstance(caps, (int, float)) and not isinstance(caps, bool):
-            self.caps_ex = int(caps) & 0xFFFFFFFF
+        if isinstance(caps, int | float) and not isinstance(caps, bool):
+            self.caps_ex = int_arg(caps) or 0
             found = True
         return found
 
@@ -528,31 +551,50 @@ class Conn:
         self.log.info("reconnect requested%s", f" to {tc_url}" if tc_url else "")
 
     def cmd_create_stream(self, msg: Message, cmd: Command) -> None:
+        cap = self.config.max_message_streams
+        if cap and len(self.streams) >= cap:
+            self.log.warning("createStream refused: %d streams open (max_message_streams)",
+                             len(self.streams))
+            raise CommandError(f"Too many streams ({cap}).", "NetConnection.Call.Failed")
         sid = self._next_stream_id
-        self._next_stream_id += 1
+        self._next_stream_id = sid + 1 if sid < 0xFFFFFFFF else 1
+        self.streams.add(sid)
         self.send_command(0, "_result", cmd.transaction_id, None, float(sid))
+
+    def _check_stream_id(self, msid: int, refused: str) -> bool:
+        """Publish and play only on ids createStream handed out; else an error status."""
+        if msid in self.streams:
+            return True
+        self.log.warning("refused: message stream %d was not created", msid)
+        self.send_status(msid, refused, f"Stream id {msid} was not created.", "error")
+        return False
 
     def cmd_release_stream(self, msg: Message, cmd: Command) -> None:
         self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
 
     def cmd_fc_publish(self, msg: Message, cmd: Command) -> None:
-        name = str(cmd.args[0]) if cmd.args else ""
+        name = (text_arg(cmd.args[0], MAX_NAME_WITH_QUERY) if cmd.args else None) or ""
         self.send_command(0, "onFCPublish", 0, None,
                           {"code": "NetStream.Publish.Start", "description": name})
         self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
 
     def cmd_fc_unpublish(self, msg: Message, cmd: Command) -> None:
-        name = str(cmd.args[0]) if cmd.args else ""
+        name = (text_arg(cmd.args[0], MAX_NAME_WITH_QUERY) if cmd.args else None) or ""
         self.send_command(0, "onFCUnpublish", 0, None,
                           {"code": "NetStream.Unpublish.Success", "description": name})
         self.send_command(0, "_result", cmd.transaction_id, None, UNDEFINED)
 
     def cmd_publish(self, msg: Message, cmd: Command) -> None:
         msid = msg.stream_id
-        if not cmd.args or not isinstance(cmd.args[0], str) or not cmd.args[0]:
-            self.send_status(msid, "NetStream.Publish.BadName", "No stream name.", "error")
+        if not self._check_stream_id(msid, "NetStream.Publish.BadName"):
             return
-        name, params = split_name(cmd.args[0])
+        raw = text_arg(cmd.args[0], MAX_NAME_WITH_QUERY) if cmd.args else None
+        name, params = split_name(raw or "")
+        if not name or len(name) > MAX_NAME:
+            self.send_status(msid, "NetStream.Publish.BadName",
+                             "No stream name." if not name else "Stream name too long.",
+                             "error")
+            return
         kind = cmd.args[1] if len(cmd.args) > 1 and isinstance(cmd.args[1], str) else "live"
         params.setdefault("type", kind)
         if msid in self.publishing or msid in self.playing:
@@ -595,7 +637,7 @@ class Conn:
             if decision is False:
                 raise CommandError(f"{action} of {name} is not allowed", refused)
         except CommandError as exc:
-            self.log.warning("%s %r rejected: %s", action, name, exc)
+            self.log.warning("%s %r rejected: %s", action, name, peer_text(str(exc)))
             self.send_status(msid, exc.code if exc.code.startswith("NetStream.") else refused,
                              str(exc), "error")
             return None
@@ -608,23 +650,24 @@ class Conn:
     def cmd_play(self, msg: Message, cmd: Command) -> None:
         msid = msg.stream_id
         args = cmd.args
-        if not args or not isinstance(args[0], str) or not args[0]:
-            self.send_status(msid, "NetStream.Play.StreamNotFound", "No stream name.", "error")
-            return
+        raw = text_arg(args[0], MAX_NAME_WITH_QUERY) if args else None
         reset = bool(args[3]) if len(args) > 3 and isinstance(args[3], bool) else True
-        self._play(msid, args[0], reset)
+        self._play(msid, raw or "", reset)
 
     def cmd_play2(self, msg: Message, cmd: Command) -> None:
         opts = cmd.args[0] if cmd.args and isinstance(cmd.args[0], dict) else {}
-        name = opts.get("streamName")
-        if not isinstance(name, str) or not name:
-            self.send_status(msg.stream_id, "NetStream.Play.StreamNotFound",
-                             "No stream name.", "error")
-            return
-        self._play(msg.stream_id, name, False)
+        name = text_arg(opts.get("streamName"), MAX_NAME_WITH_QUERY)
+        self._play(msg.stream_id, name or "", False)
 
     def _play(self, msid: int, raw_name: str, reset: bool) -> None:
+        if not self._check_stream_id(msid, "NetStream.Play.Failed"):
+            return
         name, params = split_name(raw_name)
+        if not name or len(name) > MAX_NAME:
+            self.send_status(msid, "NetStream.Play.StreamNotFound",
+                             "No stream name." if not name else "Stream name too long.",
+                             "error")
+            return
         if msid in self.publishing or msid in self.playing:
             self._stop_publishing(msid)
             self._stop_playing(msid)
@@ -721,11 +764,12 @@ class Conn:
 
     def cmd_delete_stream(self, msg: Message, cmd: Command) -> None:
         msid = msg.stream_id
-        if cmd.args and isinstance(cmd.args[0], (int, float)) and \
-                not isinstance(cmd.args[0], bool) and 0 <= cmd.args[0] < 2**32:
-            msid = int(cmd.args[0])  # NaN and infinities fail the range test
+        arg = int_arg(cmd.args[0]) if cmd.args else None
+        if arg is not None:  # NaN, infinities and out-of-range ids are ignored
+            msid = arg
         self._stop_publishing(msid)
         self._stop_playing(msid)
+        self.streams.discard(msid)
 
     def cmd_close_stream(self, msg: Message, cmd: Command) -> None:
         self._stop_publishing(msg.stream_id)

@@ -267,7 +267,11 @@ class Subscriber:
                 and not self.queue.qsize():
             # Nothing is waiting for this player: write now from the publisher's greenlet
             # (a non-blocking send) instead of waking the writer greenlet for every message.
-            data = packet.chunked(self.chunk_size, self.stream_id)
+            try:
+                data = packet.chunked(self.chunk_size, self.stream_id)
+            except RTMPError as exc:  # a packet that cannot be sent: skip it, keep the player
+                log.warning("%s: skipping a packet: %s", self.name, exc)
+                return
             rest = direct(data)
             if rest is not data:
                 self.written_ts = packet.timestamp
@@ -357,7 +361,11 @@ class Subscriber:
                 self.busy = True
                 for item in items:
                     if item.__class__ is Packet:
-                        out.append(item.chunked(self.chunk_size, self.stream_id))
+                        try:
+                            out.append(item.chunked(self.chunk_size, self.stream_id))
+                        except RTMPError as exc:  # one bad packet never ends the writer
+                            log.warning("%s: skipping a packet: %s", self.name, exc)
+                            continue
                         last_ts[:] = (item.timestamp,)
                     elif item is _STOP:
                         flush()

@@ -81,11 +81,3 @@ def av_peers() -> Iterator:
     yield factory
     for peer in peers:
         peer.kill()
-
-
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
-    """Cooperatively poll ``predicate`` until true or ``timeout``; returns the last value."""
-    with gevent.Timeout(timeout, False):
-        while not predicate():
-            gevent.sleep(interval)
-    return bool(predicate())

@@ -14,7 +14,7 @@ from grtmp.client import Client
 from grtmp.config import ServerConfig
 from grtmp.errors import CommandError, ConnectionClosed
 from grtmp.server import Server
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 @pytest.fixture

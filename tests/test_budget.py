@@ -13,7 +13,7 @@ from grtmp.chunk import BufferBudget, ChunkReader, ChunkWriter, encode_chunk_hea
 from grtmp.client import Client
 from grtmp.errors import ConnectionClosed, LimitExceeded
 from grtmp.message import VIDEO, Message
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def _partial(csid: int, length: int, sent: int) -> bytes:

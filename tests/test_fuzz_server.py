@@ -40,7 +40,7 @@ from grtmp.message import (
     Message,
 )
 from grtmp.multitrack import build_multitrack
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus" / "media"
 HANDSHAKE_SIZE = 1536

@@ -7,7 +7,7 @@ import gevent.socket
 
 from grtmp.client import Client
 from grtmp.message import VIDEO
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 
 def test_stuck_player_closed_after_idle_timeout_without_new_data(make_server):

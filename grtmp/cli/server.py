@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 256 MiB)")
     p.add_argument("--max-chunk-streams", type=int, default=64,
                    help="chunk streams one connection may use (default 64)")
+    p.add_argument("--max-message-streams", type=int, default=16,
+                   help="message streams (createStream) one connection may open (default 16)")
     p.add_argument("--max-connections", type=int, default=0,
                    help="maximum connections in total (0: unlimited)")
     p.add_argument("--max-connections-per-ip", type=int, default=0,
@@ -117,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                           idle_timeout=args.idle_timeout,
                           ping_interval=min(args.ping_interval, args.idle_timeout),
                           max_chunk_streams=args.max_chunk_streams,
+                          max_message_streams=args.max_message_streams,
                           max_buffered_total=args.max_buffered_total,
                           max_lag_seconds=args.max_lag,
                           wait_for_publisher=_waiting(args.no_wait),

@@ -17,7 +17,7 @@ from grtmp.command import decode_data
 from grtmp.flv import FLVReader
 from grtmp.message import VIDEO
 from grtmp.multitrack import MANY_TRACKS, build_multitrack, single_track
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.interop.test_live import _encode_h264
 
 W, H = 160, 120

@@ -14,7 +14,7 @@ import gevent
 import gevent.subprocess
 import pytest
 
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 GST = shutil.which("gst-launch-1.0")
 RTMPDUMP = shutil.which("rtmpdump")

@@ -30,7 +30,7 @@ from grtmp.chunk import chunk_message, encode_chunk_header
 from grtmp.client import Client
 from grtmp.handshake import HANDSHAKE_SIZE
 from grtmp.message import VIDEO, Message
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 #: Small but realistic limits; max_message_size is nginx-rtmp's default ``max_message 1M``.
 STORM_LIMITS = {

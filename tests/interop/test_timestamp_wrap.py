@@ -25,7 +25,7 @@ from grtmp.chunk import chunk_message
 from grtmp.client import Client
 from grtmp.errors import ConnectionClosed
 from grtmp.message import CSID_VIDEO, VIDEO, Message
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 from tests.interop.avclient import frame_hash
 from tests.interop.test_live import _encode_h264
 

@@ -1,0 +1,201 @@
+"""Shared test helpers: a hand-driven RTMP peer, message predicates, bounded waits.
+
+Imported by test modules; test modules never import each other.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import gevent
+import gevent.socket
+
+from grtmp import control
+from grtmp.chunk import ChunkReader, ChunkWriter
+from grtmp.command import decode_command, encode_command
+from grtmp.errors import RTMPError
+from grtmp.handshake import client_handshake
+from grtmp.message import (
+    AUDIO,
+    COMMAND_AMF0,
+    COMMAND_AMF3,
+    CSID_AUDIO,
+    CSID_COMMAND,
+    CSID_CONTROL,
+    CSID_DATA,
+    CSID_VIDEO,
+    USER_CONTROL,
+    VIDEO,
+    Message,
+)
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> bool:
+    """Cooperatively poll ``predicate`` until true or ``timeout``; returns the last value."""
+    with gevent.Timeout(timeout, False):
+        while not predicate():
+            gevent.sleep(interval)
+    return bool(predicate())
+
+
+AVC_HEADER = b"\x17\x00\x00\x00\x00\x01\x64\x00\x1f\xff\xe1\x00\x04\x67\x64\x00\x1f" \
+             b"\x01\x00\x02\x68\xeb"
+AAC_HEADER = b"\xaf\x00\x12\x10"
+
+
+def key(n: int = 0) -> bytes:
+    return b"\x17\x01\x00\x00\x00" + bytes([n]) * 16
+
+
+def inter(n: int = 0) -> bytes:
+    return b"\x27\x01\x00\x00\x00" + bytes([n]) * 8
+
+
+def aac(n: int = 0) -> bytes:
+    return b"\xaf\x01" + bytes([n]) * 6
+
+
+# -- a raw peer: every message the server sends, nothing answered for us ------------------------
+
+
+class Peer:
+    """A hand-driven RTMP client: handshake, then send and read messages one by one."""
+
+    def __init__(self, port: int, *, handshake: bool = True, timeout: float = 5.0,
+                 rcvbuf: int = 0):
+        self.sock = gevent.socket.socket()
+        if rcvbuf:  # before connect, so the TCP window stays small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.rfile = self.sock.makefile("rb")
+        self.writer = ChunkWriter(128)
+        self.sent = 0  # bytes sent after the handshake (what the server's reader counts)
+        self.tid = 1
+        if handshake:
+            client_handshake(self.rfile, self.sock.sendall)
+        self.reader = ChunkReader(self.rfile)
+
+    @property
+    def name(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+        self.sent += len(data)
+
+    def send(self, msg: Message, csid: int) -> None:
+        self.send_raw(self.writer.write(msg, csid))
+
+    def command(self, name: str, obj: Any = None, *args: Any, stream_id: int = 0,
+                tid: float | None = None) -> float:
+        if tid is None:
+            self.tid += 1
+            tid = float(self.tid)
+        self.send(Message(COMMAND_AMF0, 0, stream_id, encode_command(name, tid, obj, *args)),
+                  CSID_COMMAND)
+        return tid
+
+    def set_chunk_size(self, size: int) -> None:
+        self.send(control.set_chunk_size(size), CSID_CONTROL)
+        self.writer.chunk_size = size
+
+    def media(self, type_id: int, ts: int, payload: bytes, stream_id: int = 1) -> None:
+        csid = CSID_VIDEO if type_id == VIDEO else CSID_AUDIO if type_id == AUDIO else CSID_DATA
+        self.send(Message(type_id, ts, stream_id, payload), csid)
+
+    def read(self, timeout: float = 5.0) -> Message:
+        with gevent.Timeout(timeout, AssertionError("no message from the server in time")):
+            return self.reader.read_message()
+
+    def read_until(self, pred, timeout: float = 5.0) -> list[Message]:
+        """Messages up to and including the first one for which ``pred`` holds."""
+        out: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = self.read(max(0.01, deadline - time.monotonic()))
+            out.append(msg)
+            if pred(msg):
+                return out
+
+    def read_for(self, seconds: float) -> list[Message]:
+        """Everything that arrives within ``seconds`` (the connection stays open)."""
+        out: list[Message] = []
+        with gevent.Timeout(seconds, False):
+            while True:
+                out.append(self.reader.read_message())
+        return out
+
+    def connect(self, app: str = "live", **extra: Any) -> list[Message]:
+        obj = {"app": app, "tcUrl": f"rtmp://127.0.0.1/{app}", "flashVer": "FMLE/3.0",
+               "objectEncoding": 0.0}
+        obj.update(extra)
+        tid = self.command("connect", obj)
+        return self.read_until(lambda m: is_cmd(m, "_result", tid))
+
+    def create_stream(self) -> int:
+        tid = self.command("createStream", None)
+        msgs = self.read_until(lambda m: is_cmd(m, "_result", tid))
+        return int(cmd_of(msgs[-1]).args[0])
+
+    def publish(self, name: str, stream_id: int) -> list[Message]:
+        self.command("publish", None, name, "live", stream_id=stream_id, tid=0.0)
+        return self.read_until(lambda m: status_of(m) == "NetStream.Publish.Start")
+
+    def play(self, name: str, stream_id: int) -> list[Message]:
+        self.command("play", None, name, -2.0, stream_id=stream_id, tid=0.0)
+        return self.read_until(lambda m: status_of(m) == "NetStream.Play.Start")
+
+    def eof(self, timeout: float = 5.0) -> bool:
+        """True when the server closes the connection within ``timeout``."""
+        try:
+            with gevent.Timeout(timeout, False):
+                while True:
+                    self.reader.read_message()
+        except (RTMPError, OSError):
+            return True
+        return False
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.rfile.close()
+            self.sock.close()
+        except (OSError, RuntimeError):
+            pass
+
+
+def cmd_of(msg: Message):
+    if msg.type_id not in (COMMAND_AMF0, COMMAND_AMF3):
+        return None
+    return decode_command(msg.payload, amf3=msg.type_id == COMMAND_AMF3)
+
+
+def is_cmd(msg: Message, name: str, tid: float | None = None) -> bool:
+    cmd = cmd_of(msg)
+    return cmd is not None and cmd.name == name and (tid is None or cmd.transaction_id == tid)
+
+
+def status_of(msg: Message) -> str | None:
+    cmd = cmd_of(msg)
+    if cmd is None or cmd.name != "onStatus" or not cmd.args:
+        return None
+    info = cmd.args[0]
+    return info.get("code") if isinstance(info, dict) else None
+
+
+def uc(msg: Message) -> tuple[int, tuple[int, ...]] | None:
+    if msg.type_id != USER_CONTROL:
+        return None
+    ctl = control.parse_control(msg)
+    return int(ctl.event), ctl.values
+
+
+def media_of(msgs: list[Message]) -> list[tuple[int, bytes]]:
+    return [(m.type_id, bytes(m.payload)) for m in msgs if m.type_id in (AUDIO, VIDEO)]
