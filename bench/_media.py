@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from grtmp.message import AUDIO, VIDEO
+from grtmp.wire.message import AUDIO, VIDEO
 
 __all__ = ["StreamShape", "avc_sequence_header", "aac_sequence_header", "metadata", "messages"]
 

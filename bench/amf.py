@@ -8,8 +8,8 @@ from __future__ import annotations
 import timeit
 from collections.abc import Callable
 
-from grtmp import amf0, amf3
-from grtmp.command import decode_command, encode_command
+from grtmp.amf import amf0, amf3
+from grtmp.amf.command import decode_command, encode_command
 from grtmp.formats import amf as fmt
 
 CONNECT = {

@@ -2,7 +2,7 @@
 
 Run: ``python bench/chunk_path.py``. Measures
 - per-header parse time of an 11-byte fmt 0 chunk header: construct, construct ``.compile()``,
-  and the struct fast path used by :mod:`grtmp.chunk`;
+  and the struct fast path used by :mod:`grtmp.wire.chunk`;
 - :class:`ChunkReader` throughput (MB/s) on a stream of ~20 KB video messages chunked at 4096,
   from ``io.BufferedReader`` (has ``peek``, like a socket file) and plain ``io.BytesIO``, with
   and without extended timestamps;
@@ -19,7 +19,8 @@ import timeit
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from grtmp.chunk import (  # noqa: E402
+from grtmp.formats.chunk import ChunkHeader  # noqa: E402
+from grtmp.wire.chunk import (  # noqa: E402
     _H01,
     _LE32,
     ChunkReader,
@@ -28,8 +29,7 @@ from grtmp.chunk import (  # noqa: E402
     encode_chunk_header,
     parse_chunk_header,
 )
-from grtmp.formats.chunk import ChunkHeader  # noqa: E402
-from grtmp.message import Message  # noqa: E402
+from grtmp.wire.message import Message  # noqa: E402
 
 
 def _per_call(fn, number: int) -> float:

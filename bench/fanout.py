@@ -264,9 +264,9 @@ def players_main(url: str, n: int, counts: Any, status: Any, stop: Any, ack: boo
     import gevent
     import gevent.socket
 
-    from grtmp import control
     from grtmp.client import Client
-    from grtmp.message import CSID_CONTROL
+    from grtmp.wire import control
+    from grtmp.wire.message import CSID_CONTROL
 
     buf = memoryview(bytearray(1 << 20))
     clients: list[Client] = []

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from grtmp import amf0, amf3
-from grtmp.command import decode_command, decode_data
+from grtmp.amf import amf0, amf3
+from grtmp.amf.command import decode_command, decode_data
 from grtmp.errors import RTMPError
 
 from ._harness import main, split_selector

@@ -16,12 +16,14 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from grtmp import control
-from grtmp.chunk import ChunkReader
-from grtmp.command import decode_command, decode_data
+from grtmp.amf.command import decode_command, decode_data
 from grtmp.errors import ConnectionClosed, RTMPError
 from grtmp.media import parse_audio, parse_video
-from grtmp.message import (
+from grtmp.media.multitrack import is_multitrack, split_tracks
+from grtmp.media.tag import classify
+from grtmp.wire import control
+from grtmp.wire.chunk import ChunkReader
+from grtmp.wire.message import (
     AGGREGATE,
     AUDIO,
     COMMAND_AMF0,
@@ -31,8 +33,6 @@ from grtmp.message import (
     VIDEO,
     Message,
 )
-from grtmp.multitrack import is_multitrack, split_tracks
-from grtmp.stream import classify
 
 from ._harness import main
 

@@ -7,9 +7,10 @@ others must be refused with a typed error). Run:
 
 from __future__ import annotations
 
-from grtmp import control, multitrack
 from grtmp.errors import RTMPError
-from grtmp.message import AGGREGATE, AUDIO, VIDEO, Message
+from grtmp.media import multitrack
+from grtmp.wire import control
+from grtmp.wire.message import AGGREGATE, AUDIO, VIDEO, Message
 
 from ._harness import main, split_selector
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 
-from grtmp import handshake
 from grtmp.errors import RTMPError
-from grtmp.handshake import client_handshake, server_handshake
+from grtmp.wire import handshake
+from grtmp.wire.handshake import client_handshake, server_handshake
 
 from ._harness import main, split_selector
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from grtmp import media
 from grtmp.errors import RTMPError
-from grtmp.flv import FLVReader
-from grtmp.message import AUDIO, VIDEO
-from grtmp.stream import classify
+from grtmp.media.flv import FLVReader
+from grtmp.media.tag import classify
+from grtmp.wire.message import AUDIO, VIDEO
 
 from ._harness import main, split_selector
 

@@ -18,19 +18,21 @@ from fractions import Fraction
 from pathlib import Path
 from unittest import mock
 
-from grtmp import amf0, amf3, control, handshake
-from grtmp.amf0 import UNDEFINED, ECMAArray, TypedObject
-from grtmp.chunk import ChunkWriter, chunk_message
-from grtmp.command import encode_command, encode_data
-from grtmp.flv import FLVReader
-from grtmp.handshake import (
+from grtmp.amf import amf0, amf3
+from grtmp.amf.amf0 import UNDEFINED, ECMAArray, TypedObject
+from grtmp.amf.command import encode_command, encode_data
+from grtmp.media.flv import FLVReader
+from grtmp.media.multitrack import MANY_TRACKS, MANY_TRACKS_MANY_CODECS, ONE_TRACK, build_multitrack
+from grtmp.wire import control, handshake
+from grtmp.wire.chunk import ChunkWriter, chunk_message
+from grtmp.wire.handshake import (
     CLIENT_VERSION,
     FP_KEY_SHORT,
     HANDSHAKE_SIZE,
     make_digest,
     server_handshake,
 )
-from grtmp.message import (
+from grtmp.wire.message import (
     AUDIO,
     COMMAND_AMF0,
     CSID_AUDIO,
@@ -42,7 +44,6 @@ from grtmp.message import (
     VIDEO,
     Message,
 )
-from grtmp.multitrack import MANY_TRACKS, MANY_TRACKS_MANY_CODECS, ONE_TRACK, build_multitrack
 
 from . import fuzz_amf, fuzz_control, fuzz_media
 
@@ -160,7 +161,7 @@ def amf_seeds() -> Iterator[tuple[str, bytes]]:
             continue
     # AMF3-only types (vectors, dictionary, externalizable Flex classes, XML, ByteArray), also
     # behind the AMF0 avmplus switch; and nesting just under the decoders' depth bound.
-    from grtmp.amf3 import (  # noqa: PLC0415
+    from grtmp.amf.amf3 import (  # noqa: PLC0415
         XML,
         ArrayCollection,
         ByteArray,

@@ -30,7 +30,7 @@ from typing import Any
 
 import gevent
 
-from grtmp.command import text_arg
+from grtmp.amf.command import text_arg
 from grtmp.errors import CommandError
 
 log = logging.getLogger("grtmp.auth")

@@ -15,12 +15,12 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from grtmp import control
-from grtmp.chunk import ChunkReader, ChunkWriter
-from grtmp.command import decode_command, encode_command, encode_data
+from grtmp.amf.command import decode_command, encode_command, encode_data
 from grtmp.errors import CommandError, ProtocolError
-from grtmp.handshake import client_handshake
-from grtmp.message import (
+from grtmp.wire import control
+from grtmp.wire.chunk import ChunkReader, ChunkWriter
+from grtmp.wire.handshake import client_handshake
+from grtmp.wire.message import (
     AUDIO,
     COMMAND_AMF0,
     COMMAND_AMF3,

@@ -8,11 +8,11 @@ import re
 import time
 from typing import Any
 
-from grtmp.amf0 import ECMAArray
-from grtmp.command import decode_data
+from grtmp.amf.amf0 import ECMAArray
+from grtmp.amf.command import decode_data
 from grtmp.errors import RTMPError
-from grtmp.flv import FLVWriter
-from grtmp.message import AUDIO, DATA_AMF0, VIDEO
+from grtmp.media.flv import FLVWriter
+from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO
 
 log = logging.getLogger("grtmp.record")
 

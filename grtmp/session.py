@@ -18,10 +18,8 @@ from urllib.parse import parse_qs
 import gevent
 from gevent.lock import Semaphore
 
-from grtmp import control
-from grtmp.amf0 import UNDEFINED, ECMAArray
-from grtmp.chunk import ChunkReader, ChunkWriter
-from grtmp.command import (
+from grtmp.amf.amf0 import UNDEFINED, ECMAArray
+from grtmp.amf.command import (
     Command,
     decode_command,
     decode_data,
@@ -39,9 +37,13 @@ from grtmp.errors import (
     ProtocolError,
     RTMPError,
 )
-from grtmp.handshake import server_handshake
 from grtmp.logs import ContextLog, peer_text
-from grtmp.message import (
+from grtmp.record import Recorder, record_path
+from grtmp.stream import Stream, StreamHub, Subscriber
+from grtmp.wire import control
+from grtmp.wire.chunk import ChunkReader, ChunkWriter
+from grtmp.wire.handshake import server_handshake
+from grtmp.wire.message import (
     AGGREGATE,
     AUDIO,
     COMMAND_AMF0,
@@ -57,8 +59,6 @@ from grtmp.message import (
     Message,
     UserControlEvent,
 )
-from grtmp.record import Recorder, record_path
-from grtmp.stream import Stream, StreamHub, Subscriber
 
 logger = logging.getLogger("grtmp.session")
 

@@ -12,12 +12,12 @@ from typing import Any
 import gevent
 import gevent.socket
 
-from grtmp import control
-from grtmp.chunk import ChunkReader, ChunkWriter
-from grtmp.command import decode_command, encode_command
+from grtmp.amf.command import decode_command, encode_command
 from grtmp.errors import RTMPError
-from grtmp.handshake import client_handshake
-from grtmp.message import (
+from grtmp.wire import control
+from grtmp.wire.chunk import ChunkReader, ChunkWriter
+from grtmp.wire.handshake import client_handshake
+from grtmp.wire.message import (
     AUDIO,
     COMMAND_AMF0,
     COMMAND_AMF3,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grtmp import amf0, amf3
-from grtmp.amf0 import (
+from grtmp.amf import amf0, amf3
+from grtmp.amf.amf0 import (
     UNDEFINED,
     Decoder,
     ECMAArray,
@@ -24,6 +24,7 @@ from grtmp.amf0 import (
     decode_all,
     encode,
 )
+from grtmp.amf.values import EPOCH
 from grtmp.errors import AMFError
 from grtmp.formats import amf as fmt
 
@@ -267,7 +268,7 @@ def test_string_matches_declaration(s):
 @FAST
 @given(st.integers(-(2**40), 2**40))
 def test_date_matches_declaration(ms):
-    value = amf0.EPOCH + timedelta(milliseconds=ms)
+    value = EPOCH + timedelta(milliseconds=ms)
     data = encode(value)
     assert data == bytes([fmt.AMF0Marker.DATE]) + fmt.AMF0Date.build({"date": ms, "time_zone": 0})
     parsed = fmt.AMF0Scalar.parse(data)
@@ -296,7 +297,7 @@ def test_markers_match_declaration():
 # --- hypothesis round trips and garbage ------------------------------------------------------
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
-dates = st.integers(-(2**45), 2**45).map(lambda ms: amf0.EPOCH + timedelta(milliseconds=ms))
+dates = st.integers(-(2**45), 2**45).map(lambda ms: EPOCH + timedelta(milliseconds=ms))
 scalars = (
     st.none()
     | st.booleans()

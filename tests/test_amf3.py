@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grtmp import amf0, amf3
-from grtmp.amf0 import UNDEFINED, ECMAArray, TypedObject, XMLDocument
-from grtmp.amf3 import (
+from grtmp.amf import amf0, amf3
+from grtmp.amf.amf0 import UNDEFINED, ECMAArray, TypedObject, XMLDocument
+from grtmp.amf.amf3 import (
     XML,
     ArrayCollection,
     ASObject,
@@ -28,6 +28,7 @@ from grtmp.amf3 import (
     encode,
     encode_u29,
 )
+from grtmp.amf.values import EPOCH
 from grtmp.errors import AMFError
 from grtmp.formats import amf as fmt
 
@@ -318,7 +319,7 @@ def test_unencodable_values():
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 keys = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=10)
-dates = st.integers(-(2**45), 2**45).map(lambda ms: amf0.EPOCH + timedelta(milliseconds=ms))
+dates = st.integers(-(2**45), 2**45).map(lambda ms: EPOCH + timedelta(milliseconds=ms))
 scalars = (
     st.none()
     | st.booleans()

@@ -9,10 +9,10 @@ import gevent
 import gevent.socket
 import pytest
 
-from grtmp.chunk import BufferBudget, ChunkReader, ChunkWriter, encode_chunk_header
 from grtmp.client import Client
 from grtmp.errors import ConnectionClosed, LimitExceeded
-from grtmp.message import VIDEO, Message
+from grtmp.wire.chunk import BufferBudget, ChunkReader, ChunkWriter, encode_chunk_header
+from grtmp.wire.message import VIDEO, Message
 from tests.helpers import wait_until
 
 

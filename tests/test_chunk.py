@@ -1,4 +1,4 @@
-"""grtmp.chunk: ChunkReader, ChunkWriter and chunk_message (RTMP 1.0 section 5.3)."""
+"""grtmp.wire.chunk: ChunkReader, ChunkWriter and chunk_message (RTMP 1.0 section 5.3)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grtmp.chunk import ChunkReader, ChunkWriter, chunk_message, encode_chunk_header
 from grtmp.errors import ChunkError, ConnectionClosed, LimitExceeded, RTMPError
-from grtmp.message import Message
+from grtmp.wire.chunk import ChunkReader, ChunkWriter, chunk_message, encode_chunk_header
+from grtmp.wire.message import Message
 
 
 class ReadOnly:

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grtmp import amf0
-from grtmp.amf0 import UNDEFINED, ECMAArray
-from grtmp.command import Command, decode_command, decode_data, encode_command, encode_data
+from grtmp.amf import amf0
+from grtmp.amf.amf0 import UNDEFINED, ECMAArray
+from grtmp.amf.command import Command, decode_command, decode_data, encode_command, encode_data
 from grtmp.errors import AMFError
 
 

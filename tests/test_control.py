@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grtmp import control
-from grtmp.control import ControlMessage, build_aggregate, parse_control, split_aggregate
 from grtmp.errors import ProtocolError
 from grtmp.formats import control as fmt
-from grtmp.message import Message, PeerBandwidthLimit, UserControlEvent
+from grtmp.wire import control
+from grtmp.wire.control import ControlMessage, build_aggregate, parse_control, split_aggregate
+from grtmp.wire.message import Message, PeerBandwidthLimit, UserControlEvent
 
 # (builder call, type id, payload hex) -- layouts of RTMP 1.0 figures 5.4.1-5.4.5 and 7.1.7,
 # all big-endian: 32-bit values, 16-bit event type, 8-bit limit type.

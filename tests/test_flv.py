@@ -1,4 +1,4 @@
-"""Tests for grtmp.flv: reading FFmpeg-made FLV files, writing FLV files FFmpeg decodes,
+"""Tests for grtmp.media.flv: reading FFmpeg-made FLV files, writing FLV files FFmpeg decodes,
 onMetaData patching on close, extended timestamps, truncation and bad files."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grtmp import amf0
+from grtmp.amf import amf0
 from grtmp.errors import FormatError
-from grtmp.flv import FLVReader, FlvTagRecord, FLVWriter
 from grtmp.formats.flv import FlvFile, FlvHeader, FlvTag
 from grtmp.media import is_sequence_header
+from grtmp.media.flv import FLVReader, FlvTagRecord, FLVWriter
 from tests.test_media import FRAMES, encode_audio, encode_video, have
 
 av = pytest.importorskip("av")

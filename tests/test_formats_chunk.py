@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grtmp.chunk import ChunkReader, encode_basic_header, encode_chunk_header, parse_chunk_header
 from grtmp.errors import ChunkError
 from grtmp.formats.chunk import (
     ChunkBasicHeader,
@@ -16,6 +15,12 @@ from grtmp.formats.chunk import (
     ChunkMessageHeaderType0,
     ChunkMessageHeaderType1,
     ChunkMessageHeaderType2,
+)
+from grtmp.wire.chunk import (
+    ChunkReader,
+    encode_basic_header,
+    encode_chunk_header,
+    parse_chunk_header,
 )
 
 COMPILED = ChunkHeader.compile()

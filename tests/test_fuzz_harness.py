@@ -160,6 +160,6 @@ def test_make_corpus_writes_every_harness(tmp_path: Path) -> None:
             HARNESSES[name].test_one_input(path.read_bytes())
     # Real media: an FLV file PyAV wrote, whose tags the FLV harness target walks.
     flv = next((tmp_path / "media").glob("h264_file-*")).read_bytes()[1:]
-    from grtmp.flv import FLVReader
+    from grtmp.media.flv import FLVReader
 
     assert sum(1 for _ in FLVReader(io.BytesIO(flv))) >= 8

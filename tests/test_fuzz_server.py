@@ -25,12 +25,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grtmp import control, errors
-from grtmp.amf0 import ECMAArray
-from grtmp.chunk import ChunkWriter
+from grtmp import errors
+from grtmp.amf.amf0 import ECMAArray
+from grtmp.amf.command import encode_command, encode_data
 from grtmp.client import Client
-from grtmp.command import encode_command, encode_data
-from grtmp.message import (
+from grtmp.media.multitrack import build_multitrack
+from grtmp.wire import control
+from grtmp.wire.chunk import ChunkWriter
+from grtmp.wire.message import (
     AGGREGATE,
     AUDIO,
     COMMAND_AMF0,
@@ -39,7 +41,6 @@ from grtmp.message import (
     VIDEO,
     Message,
 )
-from grtmp.multitrack import build_multitrack
 from tests.helpers import wait_until
 
 CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus" / "media"

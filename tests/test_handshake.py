@@ -13,7 +13,7 @@ import pytest
 
 from grtmp.errors import HandshakeError
 from grtmp.formats import handshake as fmt
-from grtmp.handshake import (
+from grtmp.wire.handshake import (
     FMS_KEY,
     FMS_KEY_SHORT,
     FP_KEY,

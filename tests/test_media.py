@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grtmp.errors import CodecError
-from grtmp.flv import FLVReader
 from grtmp.formats.audio import AudioTagHeader
 from grtmp.formats.flv import FlvTag
 from grtmp.formats.video import ExVideoTagHeader, VideoTagHeader
@@ -37,6 +36,7 @@ from grtmp.media import (
     split_obus,
     video_frame_type,
 )
+from grtmp.media.flv import FLVReader
 
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")

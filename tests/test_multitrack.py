@@ -1,4 +1,4 @@
-"""Enhanced RTMP multitrack splitting (grtmp.multitrack)."""
+"""Enhanced RTMP multitrack splitting (grtmp.media.multitrack)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grtmp.errors import CodecError
-from grtmp.message import AUDIO, VIDEO
-from grtmp.multitrack import (
+from grtmp.media.multitrack import (
     MANY_TRACKS,
     MANY_TRACKS_MANY_CODECS,
     ONE_TRACK,
@@ -17,6 +16,7 @@ from grtmp.multitrack import (
     single_track,
     split_tracks,
 )
+from grtmp.wire.message import AUDIO, VIDEO
 
 
 def test_many_tracks_vector():

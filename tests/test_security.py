@@ -18,13 +18,13 @@ import time
 import gevent
 import pytest
 
-from grtmp import amf0, amf3
-from grtmp.chunk import chunk_message
-from grtmp.command import decode_command, decode_data, encode_command, int_arg, text_arg
+from grtmp.amf import amf0, amf3
+from grtmp.amf.command import decode_command, decode_data, encode_command, int_arg, text_arg
 from grtmp.errors import AMFError, LimitExceeded
 from grtmp.logs import peer_text
-from grtmp.message import COMMAND_AMF0, COMMAND_AMF3, CSID_COMMAND, DATA_AMF0, VIDEO, Message
 from grtmp.stream import Packet, Stream, Subscriber
+from grtmp.wire.chunk import chunk_message
+from grtmp.wire.message import COMMAND_AMF0, COMMAND_AMF3, CSID_COMMAND, DATA_AMF0, VIDEO, Message
 from tests.helpers import AVC_HEADER, Peer, is_cmd, key, status_of, wait_until
 
 # -- reference graphs ---------------------------------------------------------------------------

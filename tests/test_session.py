@@ -10,12 +10,12 @@ import gevent
 import gevent.socket
 import pytest
 
-from grtmp import control
+from grtmp.amf.command import decode_data, encode_data
 from grtmp.client import Client
-from grtmp.command import decode_data, encode_data
 from grtmp.errors import CommandError, ConnectionClosed, RTMPError
-from grtmp.handshake import client_handshake
-from grtmp.message import (
+from grtmp.wire import control
+from grtmp.wire.handshake import client_handshake
+from grtmp.wire.message import (
     ACKNOWLEDGEMENT,
     AUDIO,
     COMMAND_AMF0,

@@ -7,21 +7,12 @@ import io
 import gevent
 import pytest
 
-from grtmp.chunk import ChunkReader
 from grtmp.config import ServerConfig
-from grtmp.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, DATA_AMF0, VIDEO
-from grtmp.multitrack import MANY_TRACKS, ONE_TRACK, build_multitrack
-from grtmp.stream import (
-    KIND_FRAME,
-    KIND_HEADER,
-    KIND_KEYFRAME,
-    KIND_OTHER,
-    Packet,
-    Stream,
-    Subscriber,
-    classify,
-    consume_stream,
-)
+from grtmp.media.multitrack import MANY_TRACKS, ONE_TRACK, build_multitrack
+from grtmp.media.tag import KIND_FRAME, KIND_HEADER, KIND_KEYFRAME, KIND_OTHER, classify
+from grtmp.stream import Packet, Stream, Subscriber, consume_stream
+from grtmp.wire.chunk import ChunkReader
+from grtmp.wire.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, DATA_AMF0, VIDEO
 
 # -- synthetic FLV payloads -------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import gevent
 import gevent.socket
 
 from grtmp.client import Client
-from grtmp.message import VIDEO
+from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 
 

@@ -18,10 +18,9 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .. import amf0
-from ..errors import AMFError, CodecError, FormatError
-from ..flv import FLVReader
-from ..media import (
+from grtmp.amf import amf0
+from grtmp.errors import AMFError, CodecError, FormatError
+from grtmp.media import (
     AudioPacket,
     AudioPacketType,
     FrameType,
@@ -30,6 +29,7 @@ from ..media import (
     parse_audio,
     parse_video,
 )
+from grtmp.media.flv import FLVReader
 
 __all__ = ["inspect_source", "inspect_file", "format_table", "to_jsonable", "main"]
 

@@ -1,7 +1,7 @@
 """Chunk headers of the RTMP chunk stream (RTMP 1.0 section 5.3.1), declared with construct.
 
 These declarations are the documentation of record for the chunk layout. The per-chunk hot path
-in :mod:`grtmp.chunk` uses precomputed ``struct.Struct`` objects instead (about 30x faster); a
+in :mod:`grtmp.wire.chunk` uses precomputed ``struct.Struct`` objects instead (about 30x faster); a
 property test (tests/test_formats_chunk.py) proves both agree on random headers.
 
 Chunk format (5.3.1)::

@@ -2,7 +2,7 @@
 
 The FLV body is ``PreviousTagSize0`` followed by ``(FlvTag, PreviousTagSize)*``. ``FlvTag.parse``
 gives one tag with its payload; ``FlvFile.parse`` a whole (small) file. grtmp's reader and writer
-in :mod:`grtmp.flv` use these same declarations.
+in :mod:`grtmp.media.flv` use these same declarations.
 """
 
 from __future__ import annotations

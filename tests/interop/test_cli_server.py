@@ -13,7 +13,7 @@ import gevent.subprocess
 
 from grtmp.client import Client
 from grtmp.errors import ConnectionClosed
-from grtmp.message import USER_CONTROL, VIDEO
+from grtmp.wire.message import USER_CONTROL, VIDEO
 
 
 def _start_server(*args: str) -> tuple[gevent.subprocess.Popen, int, list[str]]:
@@ -121,8 +121,8 @@ def test_grtmp_server_rejects_bad_arguments():
 def test_sigterm_finishes_recordings(tmp_path, av_peers):
     import av
 
-    from grtmp.command import decode_data
-    from grtmp.flv import FLVReader
+    from grtmp.amf.command import decode_data
+    from grtmp.media.flv import FLVReader
 
     proc, port, log = _start_server("--record", str(tmp_path))
     try:

@@ -10,10 +10,10 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.server import StreamServer
 
-from grtmp.chunk import ChunkReader
-from grtmp.command import decode_command
-from grtmp.handshake import server_handshake
-from grtmp.message import COMMAND_AMF0
+from grtmp.amf.command import decode_command
+from grtmp.wire.chunk import ChunkReader
+from grtmp.wire.handshake import server_handshake
+from grtmp.wire.message import COMMAND_AMF0
 
 
 def test_ffmpeg_connect_is_decoded(av_peers):

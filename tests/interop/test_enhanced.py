@@ -12,11 +12,11 @@ import gevent.socket
 import gevent.subprocess
 import pytest
 
+from grtmp.amf.command import decode_data
 from grtmp.client import Client
-from grtmp.command import decode_data
-from grtmp.flv import FLVReader
-from grtmp.message import VIDEO
-from grtmp.multitrack import MANY_TRACKS, build_multitrack, single_track
+from grtmp.media.flv import FLVReader
+from grtmp.media.multitrack import MANY_TRACKS, build_multitrack, single_track
+from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 from tests.interop.test_live import _encode_h264
 

@@ -16,7 +16,7 @@ import pytest
 
 av = pytest.importorskip("av")
 
-from grtmp.handshake import HandshakeInfo, client_handshake, server_handshake  # noqa: E402
+from grtmp.wire.handshake import HandshakeInfo, client_handshake, server_handshake  # noqa: E402
 
 
 class OneShotServer:

@@ -9,7 +9,7 @@ import gevent.socket
 
 from grtmp.client import Client
 from grtmp.errors import CommandError, ConnectionClosed
-from grtmp.message import VIDEO
+from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 
 W, H = 160, 120

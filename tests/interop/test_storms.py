@@ -26,10 +26,10 @@ import gevent.pool
 import gevent.socket
 import gevent.subprocess
 
-from grtmp.chunk import chunk_message, encode_chunk_header
 from grtmp.client import Client
-from grtmp.handshake import HANDSHAKE_SIZE
-from grtmp.message import VIDEO, Message
+from grtmp.wire.chunk import chunk_message, encode_chunk_header
+from grtmp.wire.handshake import HANDSHAKE_SIZE
+from grtmp.wire.message import VIDEO, Message
 from tests.helpers import wait_until
 
 #: Small but realistic limits; max_message_size is nginx-rtmp's default ``max_message 1M``.
@@ -439,7 +439,7 @@ def test_tiny_chunks_do_not_multiply_buffered_memory(make_server, caplog):
 #: the socket takes them.
 _FLOOD = r"""
 import sys, time
-from grtmp.chunk import encode_chunk_header
+from grtmp.wire.chunk import encode_chunk_header
 from grtmp.client import Client
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 c = Client(f"rtmp://127.0.0.1:{port}/live", timeout=10)

@@ -21,10 +21,10 @@ import gevent
 import gevent.socket
 import pytest
 
-from grtmp.chunk import chunk_message
 from grtmp.client import Client
 from grtmp.errors import ConnectionClosed
-from grtmp.message import CSID_VIDEO, VIDEO, Message
+from grtmp.wire.chunk import chunk_message
+from grtmp.wire.message import CSID_VIDEO, VIDEO, Message
 from tests.helpers import wait_until
 from tests.interop.avclient import frame_hash
 from tests.interop.test_live import _encode_h264

@@ -7,14 +7,14 @@ reads them with ``struct`` and slicing. Python types map as follows:
 =====================  ===========================================================
 AMF3                   Python
 =====================  ===========================================================
-undefined / null       :data:`grtmp.amf0.UNDEFINED` / ``None``
+undefined / null       :data:`grtmp.amf.values.UNDEFINED` / ``None``
 false / true           ``bool``
 integer (0x04)         ``int`` (ints in [-2**28, 2**28-1] encode as integer)
 double (0x05)          ``float`` (other ints encode as double)
 string (0x06)          ``str``
-XMLDocument (0x07)     :class:`grtmp.amf0.XMLDocument`
+XMLDocument (0x07)     :class:`grtmp.amf.values.XMLDocument`
 date (0x08)            ``datetime`` (aware, UTC)
-array (0x09)           ``list`` (dense only) or :class:`grtmp.amf0.ECMAArray` (string keys
+array (0x09)           ``list`` (dense only) or :class:`grtmp.amf.values.ECMAArray` (string keys
                        for the associative part, int keys 0..n-1 for the dense part)
 object (0x0A)          ``dict`` (anonymous dynamic object) or :class:`ASObject` (class name,
                        sealed member names, dynamic flag); any :class:`TypedObject` encodes
@@ -37,19 +37,33 @@ import struct
 from datetime import datetime
 from typing import Any
 
-from grtmp.amf0 import (
-    _DECODE_ERRORS,
+from grtmp.amf.values import (
+    AMF3_ONLY_TYPES,
+    ARRAY_COLLECTION,
+    DECODE_ERRORS,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_EXPANSION,
     DEFAULT_MAX_SIZE,
+    OBJECT_PROXY,
     UNDEFINED,
+    XML,
+    ArrayCollection,
+    ASObject,
+    ByteArray,
+    Dictionary,
     ECMAArray,
+    ObjectProxy,
     TypedObject,
     Undefined,
+    Vector,
+    VectorDouble,
+    VectorInt,
+    VectorObject,
+    VectorUInt,
     XMLDocument,
-    _datetime_to_ms,
-    _ms_to_datetime,
-    _utf8,
+    datetime_to_ms,
+    ms_to_datetime,
+    utf8,
 )
 from grtmp.errors import AMFError
 from grtmp.formats.amf import AMF3_INT_MAX, AMF3_INT_MIN, U29_MAX
@@ -78,113 +92,6 @@ __all__ = [
 ]
 
 _DOUBLE = struct.Struct(">d")
-
-ARRAY_COLLECTION = "flex.messaging.io.ArrayCollection"
-OBJECT_PROXY = "flex.messaging.io.ObjectProxy"
-
-
-class ByteArray(bytes):
-    """An AMF3 ByteArray (0x0C)."""
-
-    def __repr__(self) -> str:
-        return f"ByteArray({bytes.__repr__(self)})"
-
-
-class XML(str):
-    """An E4X XML value (AMF3 0x0B); :class:`XMLDocument` is the legacy flash.xml type (0x07)."""
-
-    __slots__ = ()
-
-
-class ASObject(TypedObject):
-    """An AMF3 object with its traits: class name (may be empty), sealed member names (written
-    first, in order) and whether other keys are dynamic members."""
-
-    def __init__(
-        self,
-        class_name: str = "",
-        *args: Any,
-        sealed: tuple[str, ...] | list[str] = (),
-        dynamic: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(class_name, *args, **kwargs)
-        self.sealed = tuple(sealed)
-        self.dynamic = dynamic
-
-    def __repr__(self) -> str:
-        return (
-            f"ASObject({self.class_name!r}, {dict.__repr__(self)}, sealed={self.sealed!r}, "
-            f"dynamic={self.dynamic!r})"
-        )
-
-
-class _Vector(list):
-    """Base of the Vector types: a list with the ``fixed`` (fixed-length) flag."""
-
-    def __init__(self, iterable: Any = (), *, fixed: bool = False) -> None:
-        super().__init__(iterable)
-        self.fixed = fixed
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({list.__repr__(self)}, fixed={self.fixed!r})"
-
-
-class VectorInt(_Vector):
-    """Vector.<int> (0x0D): signed 32-bit integers."""
-
-
-class VectorUInt(_Vector):
-    """Vector.<uint> (0x0E): unsigned 32-bit integers."""
-
-
-class VectorDouble(_Vector):
-    """Vector.<Number> (0x0F): doubles."""
-
-
-class VectorObject(_Vector):
-    """Vector.<T> (0x10) of any AMF3 values; ``type_name`` is T's class name ("" for *)."""
-
-    def __init__(self, iterable: Any = (), *, type_name: str = "", fixed: bool = False) -> None:
-        super().__init__(iterable, fixed=fixed)
-        self.type_name = type_name
-
-    def __repr__(self) -> str:
-        return (
-            f"VectorObject({list.__repr__(self)}, type_name={self.type_name!r}, "
-            f"fixed={self.fixed!r})"
-        )
-
-
-class Dictionary(dict):
-    """flash.utils.Dictionary (0x11): any AMF3 value as key; ``weak_keys`` as sent."""
-
-    def __init__(self, *args: Any, weak_keys: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.weak_keys = weak_keys
-
-    def __repr__(self) -> str:
-        return f"Dictionary({dict.__repr__(self)}, weak_keys={self.weak_keys!r})"
-
-
-class ArrayCollection(list):
-    """flex.messaging.io.ArrayCollection: an externalizable wrapper of one array."""
-
-
-class ObjectProxy(dict):
-    """flex.messaging.io.ObjectProxy: an externalizable wrapper of one object."""
-
-
-#: Types that only AMF3 can express; the AMF0 encoder writes them after an avmplus switch.
-AMF3_ONLY_TYPES: tuple[type, ...] = (
-    ByteArray,
-    XML,
-    _Vector,
-    Dictionary,
-    ArrayCollection,
-    ObjectProxy,
-    ASObject,
-)
 
 _VECTOR_CODES = {
     VectorInt: (0x0D, "i", 4),
@@ -277,7 +184,7 @@ class Encoder:
         if index is not None:
             self._u29(buf, index << 1)
             return
-        data = _utf8(value)
+        data = utf8(value)
         if len(data) > U29_MAX >> 1:
             raise AMFError("AMF3 string longer than 2**28 - 1 bytes")
         self._strings[value] = len(self._strings)
@@ -396,7 +303,7 @@ class Encoder:
                 buf.append(0x0B if isinstance(value, XML) else 0x07)
                 if self._reference(buf, value):
                     return
-                data = _utf8(value)
+                data = utf8(value)
                 if len(data) > U29_MAX >> 1:
                     raise AMFError("AMF3 XML longer than 2**28 - 1 bytes")
                 self._u29(buf, (len(data) << 1) | 1)
@@ -412,7 +319,7 @@ class Encoder:
                 return
             buf.append(0x01)
             try:
-                buf += _DOUBLE.pack(_datetime_to_ms(value))
+                buf += _DOUBLE.pack(datetime_to_ms(value))
             except (OverflowError, struct.error) as exc:
                 raise AMFError(f"date out of range: {value!r}") from exc
         elif isinstance(value, bytes | bytearray | memoryview):
@@ -424,7 +331,7 @@ class Encoder:
                 raise AMFError("AMF3 ByteArray longer than 2**28 - 1 bytes")
             self._u29(buf, (len(data) << 1) | 1)
             buf += data
-        elif isinstance(value, _Vector):
+        elif isinstance(value, Vector):
             self._vector(buf, value, depth)
         elif isinstance(value, Dictionary):
             self._enter(depth, buf)
@@ -467,7 +374,7 @@ class Encoder:
         else:
             raise AMFError(f"cannot encode {type(value).__name__} as AMF3")
 
-    def _vector(self, buf: bytearray, value: _Vector, depth: int) -> None:
+    def _vector(self, buf: bytearray, value: Vector, depth: int) -> None:
         self._enter(depth, buf)
         if isinstance(value, VectorObject):
             buf.append(0x10)
@@ -491,7 +398,7 @@ class Encoder:
             raise AMFError(f"{type(value).__name__} item out of range: {exc}") from exc
 
 
-def _vector_code(value: _Vector) -> tuple[int, str, int]:
+def _vector_code(value: Vector) -> tuple[int, str, int]:
     for cls, code in _VECTOR_CODES.items():
         if isinstance(value, cls):
             return code
@@ -510,7 +417,7 @@ class Decoder:
     ``max_depth`` bounds nesting of arrays, objects, vectors and dictionaries; every count and
     length is checked against the bytes left before anything is allocated; reference indices
     are validated. ``max_expansion`` bounds the bytes that string and object references add
-    over every value this decoder reads (see :data:`grtmp.amf0.DEFAULT_MAX_EXPANSION`).
+    over every value this decoder reads (see :data:`grtmp.amf.values.DEFAULT_MAX_EXPANSION`).
     """
 
     def __init__(
@@ -553,7 +460,7 @@ class Decoder:
             return self._read_value(0)
         except AMFError:
             raise
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise AMFError(
                 f"malformed AMF3 value at offset {start}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -625,7 +532,7 @@ class Decoder:
         """Record the expanded size of a finished object: its bytes plus what refs added."""
         self._costs[index] = (self._pos - start) + (self.expanded - expanded)
 
-    def _read_utf8(self, n: int) -> str:
+    def _readutf8(self, n: int) -> str:
         try:
             return self._take(n).decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -643,7 +550,7 @@ class Decoder:
         n = header >> 1
         if n == 0:
             return ""  # the empty string is never sent by reference (AMF3 1.3.2)
-        value = self._read_utf8(n)
+        value = self._readutf8(n)
         self._strings.append(value)
         return value
 
@@ -675,7 +582,7 @@ class Decoder:
         if not header & 1:
             return self._object_ref(header)
         start = self._pos
-        value = cls(self._read_utf8(header >> 1))
+        value = cls(self._readutf8(header >> 1))
         self._add_object(value, start, -1)
         return value
 
@@ -691,7 +598,7 @@ class Decoder:
             return self._object_ref(header)
         (ms,) = _DOUBLE.unpack_from(self._data, self._pos)
         self._pos += 8
-        value = _ms_to_datetime(ms)
+        value = ms_to_datetime(ms)
         self._add_object(value, self._pos - 8, -1)
         return value
 
@@ -795,7 +702,7 @@ class Decoder:
             return proxy
         raise AMFError(f"unknown externalizable AMF3 class {class_name!r}")
 
-    def _read_vector_number(self, depth: int) -> _Vector:
+    def _read_vector_number(self, depth: int) -> Vector:
         marker = self._data[self._pos - 1]
         header = self._u29()
         if not header & 1:

@@ -27,7 +27,7 @@ from grtmp.formats.chunk import (
     MESSAGE_HEADER_SIZES,
     MIN_CSID,
 )
-from grtmp.message import Message
+from grtmp.wire.message import Message
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

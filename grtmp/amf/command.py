@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from grtmp import amf0
+from grtmp.amf import amf0
 from grtmp.errors import AMFError
 
 __all__ = ["Command", "decode_command", "encode_command", "decode_data", "encode_data",

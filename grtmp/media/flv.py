@@ -19,9 +19,9 @@ from typing import IO, Any
 
 from construct import ConstructError
 
-from . import amf0
-from .errors import AMFError, FormatError
-from .formats.flv import (
+from grtmp.amf import amf0
+from grtmp.errors import AMFError, FormatError
+from grtmp.formats.flv import (
     FLV_HEADER_SIZE,
     FLV_TAG_HEADER_SIZE,
     TAG_AUDIO,

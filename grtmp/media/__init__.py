@@ -23,15 +23,15 @@ from typing import Any, TypeVar
 
 from construct import ConstructError
 
-from .errors import AMFError, CodecError
-from .formats import aac as _aac
-from .formats import audio as _audio
-from .formats import av1 as _av1
-from .formats import avc as _avc
-from .formats import hevc as _hevc
-from .formats import video as _video
-from .formats.audio import AudioPacketType
-from .formats.video import AvMultitrackType, FrameType, ModExType, VideoPacketType
+from grtmp.errors import AMFError, CodecError
+from grtmp.formats import aac as _aac
+from grtmp.formats import audio as _audio
+from grtmp.formats import av1 as _av1
+from grtmp.formats import avc as _avc
+from grtmp.formats import hevc as _hevc
+from grtmp.formats import video as _video
+from grtmp.formats.audio import AudioPacketType
+from grtmp.formats.video import AvMultitrackType, FrameType, ModExType, VideoPacketType
 
 __all__ = [
     "AudioPacketType",
@@ -928,7 +928,7 @@ def _video_track_body(track: VideoTrack, body: bytes, nal_length_size: int) -> N
     """Fill a track from its body according to its codec and packet type."""
     codec, pt = track.codec, track.packet_type
     if pt == VideoPacketType.METADATA:
-        from . import amf0
+        from grtmp.amf import amf0
 
         track.metadata = _guard("video metadata", lambda: amf0.decode_all(body))
         track.data = body

@@ -8,7 +8,7 @@ ExAudioTagHeader message. Pure byte work, no sockets (Enhanced RTMP v2, "Multitr
 from __future__ import annotations
 
 from grtmp.errors import CodecError
-from grtmp.message import AUDIO, VIDEO
+from grtmp.wire.message import AUDIO, VIDEO
 
 VIDEO_MULTITRACK = 6
 AUDIO_MULTITRACK = 5

@@ -20,7 +20,7 @@ date (0x0B)            ``datetime`` (aware, UTC; a naive datetime is taken as UT
 unsupported (0x0D)     :data:`Unsupported`
 XML document (0x0F)    :class:`XMLDocument`
 typed object (0x10)    :class:`TypedObject`
-avmplus (0x11)         one AMF3 value (:mod:`grtmp.amf3`); AMF3-only types encode so
+avmplus (0x11)         one AMF3 value (:mod:`grtmp.amf.amf3`); AMF3-only types encode so
 =====================  ===========================================================
 
 Movieclip (0x04) and recordset (0x0E) are reserved by the spec and rejected. Every decoding
@@ -30,12 +30,35 @@ checked against the bytes left before anything is allocated.
 
 from __future__ import annotations
 
-import math
 import struct
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from grtmp.amf import amf3
+from grtmp.amf.values import (
+    AMF3_ONLY_TYPES,
+    DECODE_ERRORS,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_EXPANSION,
+    DEFAULT_MAX_SIZE,
+    UNDEFINED,
+    UNSUPPORTED,
+    ECMAArray,
+    TypedObject,
+    Undefined,
+    Unsupported,
+    UnsupportedType,
+    XMLDocument,
+    datetime_to_ms,
+    utf8,
+)
+from grtmp.amf.values import ms_to_datetime as _ms_to_datetime
 from grtmp.errors import AMFError
+
+_DOUBLE = struct.Struct(">d")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_DATE = struct.Struct(">dh")
 
 __all__ = [
     "Undefined",
@@ -56,146 +79,6 @@ __all__ = [
     "DEFAULT_MAX_EXPANSION",
 ]
 
-DEFAULT_MAX_DEPTH = 64
-#: Default bound on one encoded value: the largest RTMP message (24-bit length). It stops a
-#: decoded value that shares sub-objects (AMF0/AMF3 references) from expanding exponentially
-#: when encoded again without references.
-DEFAULT_MAX_SIZE = 0xFFFFFF
-#: Default bound on what references may add to a decoded message: the bytes the referenced
-#: values would take if written out again in full. A reference returns the same Python object,
-#: so 11 bytes per level can build a graph of 2**N nodes in O(N) time; anything that walks it
-#: (``str()``, a log line, re-encoding) would take 2**N. Real peers barely use references.
-DEFAULT_MAX_EXPANSION = 1 << 20
-
-_DOUBLE = struct.Struct(">d")
-_U16 = struct.Struct(">H")
-_U32 = struct.Struct(">I")
-_DATE = struct.Struct(">dh")
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-# Errors a malformed input can provoke in the fast path; converted to AMFError at the boundary.
-_DECODE_ERRORS = (
-    IndexError,
-    struct.error,
-    UnicodeDecodeError,
-    ValueError,
-    OverflowError,
-    RecursionError,
-    TypeError,
-    KeyError,
-)
-
-
-class Undefined:
-    """The ActionScript ``undefined`` value; use the singleton :data:`UNDEFINED`."""
-
-    _instance: Undefined | None = None
-
-    def __new__(cls) -> Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "Undefined"
-
-    def __reduce__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED = Undefined()
-
-
-class UnsupportedType:
-    """The AMF0 ``unsupported`` marker (0x0D); use the singleton :data:`Unsupported`."""
-
-    _instance: UnsupportedType | None = None
-
-    def __new__(cls) -> UnsupportedType:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "Unsupported"
-
-    def __reduce__(self) -> str:
-        return "Unsupported"
-
-
-Unsupported = UnsupportedType()
-UNSUPPORTED = Unsupported
-
-
-class TypedObject(dict):
-    """An object with a registered class name (AMF0 typed-object, AMF3 traits class name).
-
-    Compares equal to another TypedObject only when the class names match too.
-    """
-
-    def __init__(self, class_name: str = "", *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.class_name = class_name
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.class_name!r}, {dict.__repr__(self)})"
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, TypedObject) and other.class_name != self.class_name:
-            return False
-        return dict.__eq__(self, other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self.__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class ECMAArray(dict):
-    """A dict that encodes as an AMF0 ECMA array (``onMetaData`` uses one); a plain dict
-    encodes as an anonymous object."""
-
-    def __repr__(self) -> str:
-        return f"ECMAArray({dict.__repr__(self)})"
-
-
-class XMLDocument(str):
-    """An XML document string (AMF0 0x0F, AMF3 0x07)."""
-
-    __slots__ = ()
-
-
-def _datetime_to_ms(value: datetime) -> float:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - EPOCH) / _MS
-
-
-def _ms_to_datetime(ms: float) -> datetime:
-    """Milliseconds since the epoch to an aware UTC datetime; AMFError when impossible."""
-    if not math.isfinite(ms):
-        raise AMFError(f"invalid date value {ms!r}")
-    try:
-        return EPOCH + timedelta(milliseconds=ms)
-    except OverflowError as exc:
-        raise AMFError(f"date out of range: {ms!r} ms") from exc
-
-
-def _utf8(value: str) -> bytes:
-    try:
-        return value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise AMFError(f"string is not encodable as UTF-8: {exc}") from exc
-
-
 class Encoder:
     """Encode Python values as AMF0.
 
@@ -214,10 +97,7 @@ class Encoder:
         max_depth: int = DEFAULT_MAX_DEPTH,
         max_size: int | None = DEFAULT_MAX_SIZE,
     ) -> None:
-        from grtmp import amf3  # amf3 imports this module; import late to break the cycle
-
-        self._amf3 = amf3
-        self._amf3_only = amf3.AMF3_ONLY_TYPES
+        self._amf3_only = AMF3_ONLY_TYPES
         self.use_references = use_references
         self.avmplus = avmplus
         self.max_depth = max_depth
@@ -245,7 +125,7 @@ class Encoder:
     def _write_amf3(self, buf: bytearray, value: Any, depth: int) -> None:
         buf.append(0x11)
         max_size = None if self.max_size is None else self.max_size - len(buf)
-        buf += self._amf3.Encoder(max_depth=self.max_depth - depth, max_size=max_size).encode(value)
+        buf += amf3.Encoder(max_depth=self.max_depth - depth, max_size=max_size).encode(value)
 
     def _reference(self, buf: bytearray, value: Any) -> bool:
         """Write a reference for ``value`` if seen before; else remember it. True if written."""
@@ -263,7 +143,7 @@ class Encoder:
 
     def _write_key(self, buf: bytearray, key: Any) -> None:
         if isinstance(key, str):
-            data = _utf8(key)
+            data = utf8(key)
         elif isinstance(key, int) and not isinstance(key, bool):
             data = str(key).encode()
         else:
@@ -299,7 +179,7 @@ class Encoder:
             if isinstance(value, self._amf3_only):
                 self._write_amf3(buf, value, depth)
                 return
-            data = _utf8(value)
+            data = utf8(value)
             if isinstance(value, XMLDocument):
                 buf.append(0x0F)
                 buf += _U32.pack(len(data))
@@ -319,7 +199,7 @@ class Encoder:
         elif isinstance(value, datetime):
             buf.append(0x0B)
             try:
-                buf += _DATE.pack(_datetime_to_ms(value), 0)
+                buf += _DATE.pack(datetime_to_ms(value), 0)
             except (OverflowError, struct.error) as exc:
                 raise AMFError(f"date out of range: {value!r}") from exc
         elif isinstance(value, self._amf3_only):
@@ -423,7 +303,7 @@ class Decoder:
             return self._read_value(0)
         except AMFError:
             raise
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             raise AMFError(
                 f"malformed AMF0 value at offset {start}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -445,7 +325,7 @@ class Decoder:
         self._pos = end
         return self._data[pos:end]
 
-    def _read_utf8(self, n: int) -> str:
+    def _readutf8(self, n: int) -> str:
         try:
             return self._take(n).decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -475,7 +355,7 @@ class Decoder:
             if n == 0 and self._pos < len(data) and data[self._pos] == 0x09:
                 self._pos += 1
                 return
-            key = self._read_utf8(n)
+            key = self._readutf8(n)
             target[key] = self._read_value(depth + 1)
 
     # -- readers, one per marker -----------------------------------------------------------
@@ -493,12 +373,12 @@ class Decoder:
     def _read_string(self, depth: int) -> str:
         (n,) = _U16.unpack_from(self._data, self._pos)
         self._pos += 2
-        return self._read_utf8(n)
+        return self._readutf8(n)
 
     def _read_long_string(self, depth: int) -> str:
         (n,) = _U32.unpack_from(self._data, self._pos)
         self._pos += 4
-        return self._read_utf8(n)
+        return self._readutf8(n)
 
     def _read_xml(self, depth: int) -> XMLDocument:
         return XMLDocument(self._read_long_string(depth))
@@ -589,7 +469,7 @@ class Decoder:
             )
 
     def _read_avmplus(self, depth: int) -> Any:
-        from grtmp import amf3
+        from grtmp.amf import amf3
 
         decoder = amf3.Decoder(self._data, max_depth=self.max_depth - depth, offset=self._pos,
                                max_expansion=self.max_expansion - self.expanded)

@@ -1,6 +1,6 @@
 """Protocol control messages, User Control events and aggregate messages: build and parse.
 
-Pure: no sockets. Builders return :class:`~grtmp.message.Message` objects on message stream 0,
+Pure: no sockets. Builders return :class:`~grtmp.wire.message.Message` objects on message stream 0,
 chunk stream 2; :func:`parse_control` reads them back (through the declarations of
 :mod:`grtmp.formats.control`) into a :class:`ControlMessage`. :func:`split_aggregate` unpacks an
 aggregate message (type 22) into its audio/video/data sub-messages.
@@ -16,7 +16,7 @@ from construct import ConstructError
 
 from grtmp.errors import ProtocolError
 from grtmp.formats import control as fmt
-from grtmp.message import (
+from grtmp.wire.message import (
     ABORT,
     ACKNOWLEDGEMENT,
     AGGREGATE,
