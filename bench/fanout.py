@@ -264,7 +264,7 @@ def players_main(url: str, n: int, counts: Any, status: Any, stop: Any, ack: boo
     import gevent
     import gevent.socket
 
-    from grtmp.client import Client
+    from grtmp.net.client import Client
     from grtmp.wire import control
     from grtmp.wire.message import CSID_CONTROL
 
@@ -299,7 +299,7 @@ def players_main(url: str, n: int, counts: Any, status: Any, stop: Any, ack: boo
                 if window and total - acked >= window:
                     acked = total
                     sock.sendall(client.writer.write(
-                        control.acknowledgement(total & 0xFFFFFFFF), CSID_CONTROL))
+                        control.Acknowledgement(total & 0xFFFFFFFF).message(), CSID_CONTROL))
         except OSError:
             pass
         if status[i] == _PLAYING and not stop.is_set():
@@ -325,7 +325,7 @@ def publisher_main(url: str, shape: StreamShape, speed: float, sent: Any, state:
     import gevent
     import gevent.socket
 
-    from grtmp.client import Client
+    from grtmp.net.client import Client
 
     client = Client(url, socket_module=gevent.socket, timeout=30.0)
     try:

@@ -12,12 +12,14 @@ import sys
 
 from gevent.server import StreamServer
 
-from grtmp.session import Conn
+from grtmp import Conn, StreamHub
+
+hub = StreamHub()  # the streams every connection publishes to and plays from
 
 
 def handle(sock, address) -> None:
     """Serve one connection to its end (errors are logged and close only this connection)."""
-    Conn(sock, address).serve()
+    Conn(sock, address, hub=hub).serve()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import logging  # noqa: E402
 
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
-from grtmp.server import Server  # noqa: E402
+from grtmp import Server  # noqa: E402
 
 rtmp = Server(("0.0.0.0", 1935))
 
@@ -27,7 +27,7 @@ def app(environ, start_response):
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"try /streams\n"]
     body = [{"app": s.app, "name": s.name, "live": s.is_live,
-             "players": len(s.subscribers), "messages": s.messages_in,
+             "players": len(s.players), "messages": s.messages_in,
              "codecs": s.codecs(),
              "metadata": {k: v for k, v in (s.metadata or {}).items()
                           if isinstance(v, (str, int, float, bool))}}

@@ -212,7 +212,7 @@ def command_payloads() -> list[tuple[str, bytes]]:
 def session_messages(tags: dict[str, tuple[int, int, bytes]]) -> list[tuple[Message, int]]:
     """A publisher's session after the handshake: connect ... publish, metadata, media."""
     msgs: list[tuple[Message, int]] = [
-        (control.set_chunk_size(4096), CSID_CONTROL),
+        (control.SetChunkSize(4096).message(), CSID_CONTROL),
     ]
     for _, body in command_payloads()[:3]:
         sid = 1 if body.startswith(b"\x02\x00\x07publish") else 0
@@ -238,14 +238,14 @@ def chunk_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, 
         yield f"session_{opts}", bytes((opts,)) + b"".join(out)
     # Header compression fmt 1/2/3, extended timestamps, csids needing 2- and 3-byte headers.
     w = ChunkWriter(128)
-    out = [w.write(control.set_chunk_size(64), CSID_CONTROL)]
+    out = [w.write(control.SetChunkSize(64).message(), CSID_CONTROL)]
     w.chunk_size = 64
     for i, csid in enumerate((3, 3, 3, 3, 70, 70, 400, 400)):
         ts = i * 40 if csid != 400 else 0xFFFFFF + i * 1000
         out.append(w.write(Message(VIDEO, ts, 1, bytes(range(100))), csid))
-    out.append(w.write(control.abort(3), CSID_CONTROL))
-    out.append(w.write(control.ping_request(123), CSID_CONTROL))
-    out.append(w.write(control.window_ack_size(5000), CSID_CONTROL))
+    out.append(w.write(control.Abort(3).message(), CSID_CONTROL))
+    out.append(w.write(control.PingRequest(123).message(), CSID_CONTROL))
+    out.append(w.write(control.WindowAckSize(5000).message(), CSID_CONTROL))
     agg = control.build_aggregate([Message(VIDEO, 10, 1, b"\x27\x01\x00\x00\x00ab"),
                                    Message(AUDIO, 20, 1, b"\xaf\x01xyz")])
     out.append(w.write(agg, 5))
@@ -297,10 +297,11 @@ def media_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, 
 
 def control_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, bytes]]:
     t = fuzz_control.TARGETS
-    for m in (control.set_chunk_size(4096), control.abort(3), control.acknowledgement(1),
-              control.window_ack_size(2_500_000), control.set_peer_bandwidth(2_500_000),
-              control.stream_begin(1), control.set_buffer_length(1, 3000),
-              control.ping_request(99), control.user_control(0x1F, 1)):
+    controls = (control.SetChunkSize(4096), control.Abort(3), control.Acknowledgement(1),
+                control.WindowAckSize(2_500_000), control.SetPeerBandwidth(2_500_000),
+                control.StreamBegin(1), control.SetBufferLength(1, 3000),
+                control.PingRequest(99), control.UnknownUserControl(0x1F, b"\0\0\0\1"))
+    for m in (c.message() for c in controls):
         yield f"control_{m.type_id}_{m.payload.hex()[:8]}", \
             bytes((t.index("control"), m.type_id)) + m.payload
     media = [Message(tid, ts, 1, p) for tid, ts, p in tags.values() if tid in (AUDIO, VIDEO)]

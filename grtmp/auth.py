@@ -1,17 +1,4 @@
-"""Access control: hook handlers for :class:`grtmp.session.Conn`.
-
-A handler is any object with some of these methods (all optional):
-
-- ``on_connect(conn, params) -> Decision``
-- ``on_publish(conn, name, params) -> Decision``
-- ``on_play(conn, name, params) -> Decision``
-- ``on_publish_done(conn, name, params)``, ``on_play_done(conn, name, params)``,
-  ``on_done(conn)``: notifications.
-
-A ``Decision`` is ``None`` or ``True`` (allow), ``False`` (reject), a ``str`` (publish/play:
-redirect to that stream name, as nginx-rtmp does with a 3xx ``Location``), or raise
-:class:`grtmp.errors.CommandError` with a reason the client is shown. ``params`` holds the
-query string of the stream name (``name?key=abc``) plus ``type`` for publish.
+"""Access control: ready-made :class:`grtmp.hooks.Hooks`.
 
 Provided here: :class:`HTTPCallbacks` (nginx-rtmp compatible ``on_publish``/``on_play``
 form POSTs), :class:`AccessList` (allow/deny by CIDR), :class:`StreamKeys` (keys or tokens from
@@ -32,56 +19,55 @@ import gevent
 
 from grtmp.amf.command import text_arg
 from grtmp.errors import CommandError
+from grtmp.hooks import Decision, Hooks, as_hooks
 
 log = logging.getLogger("grtmp.auth")
-
-Decision = bool | str | None
 
 __all__ = ["AccessList", "Chain", "Decision", "HTTPCallbacks", "StreamKeys", "chain"]
 
 
-class Chain:
-    """Ask several handlers in turn: the first reject or redirect wins."""
+class Chain(Hooks):
+    """Ask several hooks in turn: the first reject or redirect wins; every notification is
+    delivered to each (a failing one is logged and skipped)."""
 
     def __init__(self, handlers: Iterable[Any]):
-        self.handlers = [h for h in handlers if h is not None]
+        self.handlers = [as_hooks(h) for h in handlers if h is not None]
 
-    def _decide(self, method: str, *args: Any) -> Decision:
-        for h in self.handlers:
-            fn = getattr(h, method, None)
-            if fn is None:
-                continue
-            decision = fn(*args)
+    @staticmethod
+    def _first(decisions: Iterable[Callable[[], Decision]]) -> Decision:
+        for decide in decisions:
+            decision = decide()
             if decision is False or isinstance(decision, str):
                 return decision
         return None
 
-    def _notify(self, method: str, *args: Any) -> None:
-        for h in self.handlers:
-            fn = getattr(h, method, None)
-            if fn is not None:
-                try:
-                    fn(*args)
-                except Exception:  # a notification must not break the session
-                    log.exception("%s hook failed", method)
+    @staticmethod
+    def _each(calls: Iterable[Callable[[], None]], what: str) -> None:
+        for call in calls:
+            try:
+                call()
+            except Exception:  # a notification must not break the session
+                log.exception("%s hook failed", what)
 
     def on_connect(self, conn: Any, params: dict[str, Any]) -> Decision:
-        return self._decide("on_connect", conn, params)
+        return self._first(lambda h=h: h.on_connect(conn, params) for h in self.handlers)
 
     def on_publish(self, conn: Any, name: str, params: dict[str, str]) -> Decision:
-        return self._decide("on_publish", conn, name, params)
+        return self._first(lambda h=h: h.on_publish(conn, name, params) for h in self.handlers)
 
     def on_play(self, conn: Any, name: str, params: dict[str, str]) -> Decision:
-        return self._decide("on_play", conn, name, params)
+        return self._first(lambda h=h: h.on_play(conn, name, params) for h in self.handlers)
 
     def on_publish_done(self, conn: Any, name: str, params: dict[str, str]) -> None:
-        self._notify("on_publish_done", conn, name, params)
+        self._each((lambda h=h: h.on_publish_done(conn, name, params) for h in self.handlers),
+                   "on_publish_done")
 
     def on_play_done(self, conn: Any, name: str, params: dict[str, str]) -> None:
-        self._notify("on_play_done", conn, name, params)
+        self._each((lambda h=h: h.on_play_done(conn, name, params) for h in self.handlers),
+                   "on_play_done")
 
     def on_done(self, conn: Any) -> None:
-        self._notify("on_done", conn)
+        self._each((lambda h=h: h.on_done(conn) for h in self.handlers), "on_done")
 
 
 def chain(*handlers: Any) -> Chain:
@@ -89,7 +75,7 @@ def chain(*handlers: Any) -> Chain:
     return Chain(handlers)
 
 
-class AccessList:
+class AccessList(Hooks):
     """Allow or deny publish/play by client address, nginx-rtmp style: first match wins.
 
     ``rules`` are strings such as ``"allow publish 127.0.0.1"``, ``"deny publish all"``,
@@ -134,7 +120,7 @@ class AccessList:
         return self._check("play", conn)
 
 
-class StreamKeys:
+class StreamKeys(Hooks):
     """Require a key (or token) in the stream name's query string: ``name?key=SECRET``.
 
     ``keys`` maps ``"app/name"`` (or just ``"name"``) to its key, or is a callable
@@ -167,7 +153,7 @@ class StreamKeys:
         return self._check(conn, name, params, "Play") if self.play else None
 
 
-class HTTPCallbacks:
+class HTTPCallbacks(Hooks):
     """nginx-rtmp compatible HTTP notifications.
 
     Each event POSTs an ``application/x-www-form-urlencoded`` body (``call``, ``addr``,

@@ -1,60 +1,154 @@
-"""Server configuration: every limit and default in one place, documented once."""
+"""Server configuration: every setting, its default and its documentation, in one place.
+
+:class:`ServerConfig` is a dataclass whose fields carry their help text; ``grtmp-server``
+builds its command-line flags from them (:mod:`grtmp.cli.server`), so a default is written
+once. Pure: no I/O.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+__all__ = ["ConfigError", "ServerConfig", "setting_help"]
+
+
+class ConfigError(ValueError):
+    """A setting with a bad value: ``setting`` names the field, the message says why."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.reason = message
+
+
+def _s(default: Any, help: str, *, flag: str | None = None, metavar: str | None = None,
+       cli: bool = True) -> Any:
+    """A setting: default, help text, and how it appears as a flag (``cli=False``: not)."""
+    meta = {"help": help, "flag": flag, "metavar": metavar, "cli": cli}
+    if isinstance(default, list | dict | set):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class ServerConfig:
-    """Settings shared by :class:`grtmp.server.Server` and every :class:`grtmp.session.Conn`.
+    """Settings shared by :class:`grtmp.Server` and every connection.
 
     The defaults follow what nginx-rtmp and SRS users expect; each is a constructor argument so
     an embedding application can tighten them.
     """
 
+    # -- listening ------------------------------------------------------------------------------
+    host: str = _s("0.0.0.0", "address to listen on")
+    port: int = _s(1935, "RTMP port")
+    tls_cert: str | None = _s(None, "certificate chain (PEM): also serve RTMPS",
+                              metavar="PEM")
+    tls_key: str | None = _s(None, "private key (PEM) for --tls-cert", metavar="PEM")
+    tls_port: int = _s(1936, "RTMPS port")
+    # -- protocol -------------------------------------------------------------------------------
     #: Outbound chunk size announced after connect (nginx-rtmp uses 4096).
-    chunk_size: int = 4096
+    chunk_size: int = _s(4096, "outbound chunk size announced to peers")
     #: Window Acknowledgement Size we announce, and Set Peer Bandwidth we ask for.
-    window_ack_size: int = 2_500_000
-    peer_bandwidth: int = 2_500_000
+    window_ack_size: int = _s(2_500_000, "Window Acknowledgement Size announced to peers")
+    peer_bandwidth: int = _s(2_500_000, "Set Peer Bandwidth window asked of peers")
+    #: fmsVer / capabilities we announce in the connect _result.
+    fms_version: str = _s("FMS/3,0,1,123", "fmsVer in the connect result", cli=False)
+    capabilities: int = _s(31, "capabilities in the connect result", cli=False)
+    # -- streams --------------------------------------------------------------------------------
     #: Keep the frames since the last keyframe so late joiners start at once.
-    gop_cache: bool = True
-    #: Upper bounds of the GOP cache (messages and payload bytes); past them it stops caching.
-    gop_cache_max_messages: int = 4096
-    gop_cache_max_bytes: int = 64 * 1024 * 1024
+    gop_cache: bool = _s(True, "cache the last GOP for late joiners",
+                         flag="--no-gop-cache")
+    gop_cache_max_messages: int = _s(4096, "largest GOP cached, in messages")
+    gop_cache_max_bytes: int = _s(64 * 1024 * 1024, "largest GOP cached, in bytes")
     #: Messages queued per player before it drops frames until the next keyframe.
-    queue_size: int = 1024
+    queue_size: int = _s(1024, "messages queued per player before it drops to the next "
+                               "keyframe")
     #: A player that keeps dropping for this many seconds of stream time is disconnected.
-    max_lag_seconds: float = 10.0
-    #: Seconds allowed for the whole handshake.
-    handshake_timeout: float = 10.0
-    #: Seconds of silence from a peer before we ping it, and before we drop it.
-    ping_interval: float = 30.0
-    idle_timeout: float = 90.0
-    #: Largest message a peer may send (the wire format allows 16 MiB - 1).
-    max_message_size: int = 8 * 1024 * 1024
-    #: Bytes of partly received messages all connections together may hold.
-    max_buffered_total: int = 256 * 1024 * 1024
-    #: Chunk streams one connection may keep open.
-    max_chunk_streams: int = 64
-    #: Message streams (createStream) one connection may have open at once (0 = unlimited).
-    max_message_streams: int = 16
+    max_lag_seconds: float = _s(10.0, "disconnect a player this many seconds behind",
+                                flag="--max-lag")
     #: Play of a name nobody publishes: wait for a publisher (True) or answer StreamNotFound
     #: (False); or the set of app names that wait (the others answer StreamNotFound).
-    wait_for_publisher: bool | frozenset[str] = True
-    #: Connection limits (0 = unlimited).
-    max_connections: int = 0
-    max_connections_per_ip: int = 0
-    #: Players per stream (0 = unlimited).
-    max_players_per_stream: int = 0
+    wait_for_publisher: bool | frozenset[str] = _s(
+        True, "answer play of an unpublished name with NetStream.Play.StreamNotFound (in "
+              "every app, or only in the APPs named) instead of waiting for a publisher",
+        flag="--no-wait", metavar="APP")
     #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
-    record_dir: str | None = None
-    #: fmsVer / capabilities we announce in the connect _result.
-    fms_version: str = "FMS/3,0,1,123"
-    capabilities: int = 31
+    record_dir: str | None = _s(None, "record every publish to DIR/APP/NAME-DATE-TIME.flv",
+                                flag="--record", metavar="DIR")
+    # -- limits -----------------------------------------------------------------------------------
+    #: Seconds allowed for the whole handshake.
+    handshake_timeout: float = _s(10.0, "seconds allowed for the whole handshake")
+    #: Seconds of silence from a peer before we ping it, and before we drop it.
+    ping_interval: float = _s(30.0, "ping a peer silent for this many seconds")
+    idle_timeout: float = _s(90.0, "close a peer silent for this many seconds")
+    #: Largest message a peer may send (the wire format allows 16 MiB - 1).
+    max_message_size: int = _s(8 * 1024 * 1024, "largest message a peer may send, in bytes")
+    #: Bytes of partly received messages all connections together may hold.
+    max_buffered_total: int = _s(256 * 1024 * 1024, "bytes of partly received messages all "
+                                                     "peers together may hold")
+    #: Chunk streams one connection may keep open.
+    max_chunk_streams: int = _s(64, "chunk streams one connection may use")
+    #: Message streams (createStream) one connection may have open at once (0 = unlimited).
+    max_message_streams: int = _s(16, "message streams (createStream) one connection may "
+                                      "open (0: unlimited)")
+    #: Connection limits (0 = unlimited).
+    max_connections: int = _s(0, "maximum connections in total (0: unlimited)")
+    max_connections_per_ip: int = _s(0, "maximum connections from one address (0: unlimited)")
+    #: Players per stream (0 = unlimited).
+    max_players_per_stream: int = _s(0, "maximum players of one stream (0: unlimited)")
+    # -- access -----------------------------------------------------------------------------------
+    #: nginx-rtmp style access rules, first match wins: ``allow|deny publish|play CIDR|all``.
+    access: list[str] = _s([], "'allow|deny publish|play CIDR|all', first match wins "
+                               "(repeatable)", metavar="RULE")
+    #: nginx-rtmp compatible HTTP callbacks (form POST); None: not called.
+    on_connect: str | None = _s(None, "HTTP callback (form POST) on connect", metavar="URL")
+    on_publish: str | None = _s(None, "HTTP callback (form POST) on publish", metavar="URL")
+    on_play: str | None = _s(None, "HTTP callback (form POST) on play", metavar="URL")
+    on_publish_done: str | None = _s(None, "HTTP callback (form POST) when a publish ends",
+                                     metavar="URL")
+    on_play_done: str | None = _s(None, "HTTP callback (form POST) when a play ends",
+                                  metavar="URL")
+    on_done: str | None = _s(None, "HTTP callback (form POST) when a connection ends",
+                             metavar="URL")
+    # -- logging ----------------------------------------------------------------------------------
+    log_level: str = _s("info", "debug, info, warning or error")
 
     def waits_for_publisher(self, app: str) -> bool:
         """Whether players of ``app`` wait for a publisher (nginx-rtmp ``idle_streams``)."""
         w = self.wait_for_publisher
         return w if isinstance(w, bool) else app in w
+
+    def validate(self) -> None:
+        """:class:`ConfigError` naming the setting when a value is out of range."""
+        if not 128 <= self.chunk_size <= 0x7FFFFFFF:
+            raise ConfigError("chunk_size", "must be between 128 and 2147483647")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_key" if self.tls_cert else "tls_cert",
+                              "tls_cert and tls_key go together")
+        for name in ("port", "tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(name, "must be a TCP port (0..65535)")
+        for name in ("queue_size", "max_message_size", "max_chunk_streams",
+                     "gop_cache_max_messages", "gop_cache_max_bytes", "window_ack_size",
+                     "peer_bandwidth", "max_buffered_total"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, "must be at least 1")
+        for name in ("max_message_streams", "max_connections", "max_connections_per_ip",
+                     "max_players_per_stream"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, "must be 0 (unlimited) or more")
+        for name in ("handshake_timeout", "ping_interval", "idle_timeout", "max_lag_seconds"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(name, "must be more than 0")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            raise ConfigError("log_level", "must be debug, info, warning or error")
+
+
+def setting_help() -> dict[str, tuple[Any, str]]:
+    """``{field name: (default, help)}`` for documentation and tools."""
+    out = {}
+    for f in fields(ServerConfig):
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        out[f.name] = (default, f.metadata.get("help", ""))
+    return out

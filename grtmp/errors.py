@@ -43,9 +43,24 @@ class CommandError(RTMPError):
         self.code = code
 
 
+class StreamBusy(CommandError):
+    """Publish of a name somebody already publishes (``NetStream.Publish.BadName``)."""
+
+    def __init__(self, message: str, code: str = "NetStream.Publish.BadName") -> None:
+        super().__init__(message, code)
+
+
 class CodecError(RTMPError):
     """A media payload that cannot be parsed."""
 
 
 class FormatError(RTMPError):
     """A file (for example FLV) whose layout is not valid."""
+
+
+class StateError(RTMPError):
+    """An action the connection or stream state does not allow (see grtmp.protocol.state).
+
+    Raised for the peer's commands out of order (a ProtocolError is raised instead when it is
+    the peer's fault) and for a caller that decides twice or decides what was not asked.
+    """

@@ -13,7 +13,7 @@ import gevent.subprocess
 import pytest
 
 from grtmp.config import ServerConfig
-from grtmp.server import Server
+from grtmp.net.server import Server
 
 AVCLIENT = str(Path(__file__).parent / "interop" / "avclient.py")
 

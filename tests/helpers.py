@@ -5,6 +5,7 @@ Imported by test modules; test modules never import each other.
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from typing import Any
@@ -100,7 +101,7 @@ class Peer:
         return tid
 
     def set_chunk_size(self, size: int) -> None:
-        self.send(control.set_chunk_size(size), CSID_CONTROL)
+        self.send(control.SetChunkSize(size).message(), CSID_CONTROL)
         self.writer.chunk_size = size
 
     def media(self, type_id: int, ts: int, payload: bytes, stream_id: int = 1) -> None:
@@ -194,7 +195,8 @@ def uc(msg: Message) -> tuple[int, tuple[int, ...]] | None:
     if msg.type_id != USER_CONTROL:
         return None
     ctl = control.parse_control(msg)
-    return int(ctl.event), ctl.values
+    values = tuple(getattr(ctl, f.name) for f in dataclasses.fields(ctl) if f.name != "data")
+    return int(ctl.event), values
 
 
 def media_of(msgs: list[Message]) -> list[tuple[int, bytes]]:

@@ -10,10 +10,10 @@ import pytest
 from gevent.pywsgi import WSGIServer
 
 from grtmp.auth import AccessList, HTTPCallbacks, StreamKeys, chain
-from grtmp.client import Client
 from grtmp.config import ServerConfig
 from grtmp.errors import CommandError, ConnectionClosed
-from grtmp.server import Server
+from grtmp.net.client import Client
+from grtmp.net.server import Server
 from tests.helpers import wait_until
 
 
@@ -22,7 +22,7 @@ def hooked_server():
     servers = []
 
     def factory(handler, **config):
-        srv = Server(("127.0.0.1", 0), config=ServerConfig(**config), handler=handler)
+        srv = Server(("127.0.0.1", 0), config=ServerConfig(**config), hooks=handler)
         srv.start()
         servers.append(srv)
         return srv

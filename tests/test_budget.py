@@ -9,8 +9,8 @@ import gevent
 import gevent.socket
 import pytest
 
-from grtmp.client import Client
 from grtmp.errors import ConnectionClosed, LimitExceeded
+from grtmp.net.client import Client
 from grtmp.wire.chunk import BufferBudget, ChunkReader, ChunkWriter, encode_chunk_header
 from grtmp.wire.message import VIDEO, Message
 from tests.helpers import wait_until

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from grtmp import errors
 from grtmp.amf.amf0 import ECMAArray
 from grtmp.amf.command import encode_command, encode_data
-from grtmp.client import Client
 from grtmp.media.multitrack import build_multitrack
+from grtmp.net.client import Client
 from grtmp.wire import control
 from grtmp.wire.chunk import ChunkWriter
 from grtmp.wire.message import (
@@ -123,7 +123,7 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     watch = draw(st.booleans())  # also play our own stream: media flows back to us
 
     w = ChunkWriter(128)
-    out = [w.write(control.set_chunk_size(chunk_size), 2)]
+    out = [w.write(control.SetChunkSize(chunk_size).message(), 2)]
     if draw(st.integers(0, 9)) > 0:  # else: announce one chunk size, send with another
         w.chunk_size = chunk_size
     cmd_type = COMMAND_AMF3 if amf3 else COMMAND_AMF0
@@ -134,7 +134,8 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 
     cmd(0, "connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live",
                           "objectEncoding": 3.0 if amf3 else 0.0, **caps})
-    out.append(w.write(control.window_ack_size(draw(st.sampled_from([0, 100, 2_500_000]))), 2))
+    window = draw(st.sampled_from([0, 100, 2_500_000]))
+    out.append(w.write(control.WindowAckSize(window).message(), 2))
     cmd(0, "releaseStream", 2, None, name)
     cmd(0, "FCPublish", 3, None, name)
     cmd(0, "createStream", 4, None)
@@ -160,11 +161,11 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
                            max_size=4))
     for extra in extras:
         if extra == "ping":
-            out.append(w.write(control.ping_request(7), 2))
+            out.append(w.write(control.PingRequest(7).message(), 2))
         elif extra == "abort":
-            out.append(w.write(control.abort(csids[2]), 2))
+            out.append(w.write(control.Abort(csids[2]).message(), 2))
         elif extra == "ack":
-            out.append(w.write(control.acknowledgement(1234), 2))
+            out.append(w.write(control.Acknowledgement(1234).message(), 2))
         elif extra == "aggregate":
             agg = control.build_aggregate(sent[:3], stream_id=1)
             out.append(w.write(Message(AGGREGATE, agg.timestamp, 1, agg.payload), csids[2]))
@@ -404,7 +405,7 @@ def _valid_stream() -> tuple[bytes, list[int]]:
     c1 = bytes(HANDSHAKE_SIZE)
     hs = b"\x03" + c1 + bytes(HANDSHAKE_SIZE)
     w = ChunkWriter(128)
-    out = [w.write(control.set_chunk_size(4096), 2)]
+    out = [w.write(control.SetChunkSize(4096).message(), 2)]
     w.chunk_size = 4096
     out.append(w.write(Message(COMMAND_AMF0, 0, 0, encode_command(
         "connect", 1, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live"})), 3))

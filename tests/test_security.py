@@ -21,8 +21,9 @@ import pytest
 from grtmp.amf import amf0, amf3
 from grtmp.amf.command import decode_command, decode_data, encode_command, int_arg, text_arg
 from grtmp.errors import AMFError, LimitExceeded
+from grtmp.live import Packet, PlayerPolicy, Stream
 from grtmp.logs import peer_text
-from grtmp.stream import Packet, Stream, Subscriber
+from grtmp.net.outbox import Outbox, Wire
 from grtmp.wire.chunk import chunk_message
 from grtmp.wire.message import COMMAND_AMF0, COMMAND_AMF3, CSID_COMMAND, DATA_AMF0, VIDEO, Message
 from tests.helpers import AVC_HEADER, Peer, is_cmd, key, status_of, wait_until
@@ -144,9 +145,9 @@ def test_non_finite_numbers_in_connect_are_absent(rtmp_server, caplog, bad) -> N
     info = decode_command(msgs[-1].payload).args[0]
     assert info["code"] == "NetConnection.Connect.Success"
     conn = next(iter(rtmp_server.conns))
-    assert conn.caps_ex == 0
-    assert conn.video_fourcc_info == {"avc1": 1}
-    assert conn.audio_fourcc_info == {}
+    assert conn.session.caps.caps_ex == 0
+    assert conn.session.caps.video_fourcc_info == {"avc1": 1}
+    assert conn.session.caps.audio_fourcc_info == {}
     assert not [r for r in caplog.records if "internal error" in r.getMessage()]
     # deleteStream with the same values is ignored, not an internal error.
     sid = peer.create_stream()
@@ -202,17 +203,23 @@ def test_oversize_message_is_a_typed_error_and_a_writer_survives_it() -> None:
         chunk_message(Message(DATA_AMF0, 0, 1, b"x" * (1 << 24)), 5, 4096)
     stream = Stream("live", "s")
     sent: list[bytes] = []
-    sub = Subscriber(stream, queue_size=16, sink=sent.append)
-    stream.subscribe(sub)
-    sub.start_writer()
+
+    class Sock:
+        def sendall(self, data: bytes) -> None:
+            sent.append(bytes(data))
+
+    outbox = Outbox(Wire(Sock()), PlayerPolicy(stream), queue_size=16,
+                    encode=lambda packet: packet.chunked(4096, 1))
+    stream.subscribe(outbox)
+    writer = outbox.start()
     try:
-        sub.offer(Packet(DATA_AMF0, 0, b"\x02" * (1 << 24)))
-        sub.offer(Packet(DATA_AMF0, 1, amf0.encode("onCuePoint")))
+        outbox.offer(Packet(DATA_AMF0, 0, b"\x02" * (1 << 24)))
+        outbox.offer(Packet(DATA_AMF0, 1, amf0.encode("onCuePoint")))
         assert wait_until(lambda: len(sent) == 1, timeout=5)
-        assert sub._writer is not None and not sub._writer.dead
+        assert not writer.dead
         assert amf0.encode("onCuePoint") in sent[0]
     finally:
-        sub.stop(flush=False)
+        outbox.stop(flush=False)
 
 
 # -- log format strings ---------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import gevent.socket
 import pytest
 
 from grtmp.amf.command import decode_data, encode_data
-from grtmp.client import Client
 from grtmp.errors import CommandError, ConnectionClosed, RTMPError
+from grtmp.net.client import Client
 from grtmp.wire import control
 from grtmp.wire.handshake import client_handshake
 from grtmp.wire.message import (
@@ -90,9 +90,9 @@ def test_connect_result_and_control_messages_before_it(rtmp_server, peers):
     msgs = p.connect()
     assert [m.type_id for m in msgs] == [WINDOW_ACK_SIZE, SET_PEER_BANDWIDTH, SET_CHUNK_SIZE,
                                          COMMAND_AMF0]
-    assert control.parse_control(msgs[0]).value == 2_500_000
-    assert control.parse_control(msgs[1]).value == 2_500_000
-    assert control.parse_control(msgs[2]).value == 4096
+    assert control.parse_control(msgs[0]).size == 2_500_000
+    assert control.parse_control(msgs[1]).size == 2_500_000
+    assert control.parse_control(msgs[2]).size == 4096
     assert p.reader.chunk_size == 4096
     result = cmd_of(msgs[-1])
     assert result.name == "_result" and result.transaction_id == 2.0
@@ -111,9 +111,9 @@ def test_connect_with_configured_chunk_size_and_window(make_server, peers):
     p = peers(srv.port)
     msgs = p.connect()
     ctl = {m.type_id: control.parse_control(m) for m in msgs[:-1]}
-    assert ctl[WINDOW_ACK_SIZE].value == 1_000_000
-    assert ctl[SET_PEER_BANDWIDTH].value == 1_500_000
-    assert ctl[SET_CHUNK_SIZE].value == 8192
+    assert ctl[WINDOW_ACK_SIZE].size == 1_000_000
+    assert ctl[SET_PEER_BANDWIDTH].size == 1_500_000
+    assert ctl[SET_CHUNK_SIZE].size == 8192
     assert p.reader.chunk_size == 8192
     # Media then really comes in 8192-byte chunks (our reader was switched by the message).
     pub = _publisher(srv, peers)
@@ -152,7 +152,7 @@ def test_connect_app_query_is_split(rtmp_server, peers):
     p = peers(rtmp_server.port)
     p.connect(app="live?key=abc")
     conn = next(iter(rtmp_server.conns))
-    assert conn.app == "live" and conn.connect_query == {"key": "abc"}
+    assert conn.app == "live" and conn.session.connect_query == {"key": "abc"}
 
 
 # -- publish ------------------------------------------------------------------------------------
@@ -342,8 +342,9 @@ def test_receive_audio_and_video_false(rtmp_server, peers):
     pv, _ = _player(rtmp_server, peers)
     pa.command("receiveAudio", None, False, stream_id=1, tid=0.0)
     pv.command("receiveVideo", None, False, stream_id=1, tid=0.0)
-    subs = _stream(rtmp_server).subscribers
-    assert wait_until(lambda: len(subs) == 2 and sorted((s.audio, s.video) for s in subs)
+    subs = _stream(rtmp_server).players
+    assert wait_until(lambda: len(subs) == 2 and sorted((s.policy.audio, s.policy.video)
+                                                        for s in subs)
                       == [(False, True), (True, False)], timeout=5)
     pub.media(VIDEO, 0, key(1))
     pub.media(AUDIO, 10, aac(2))
@@ -355,7 +356,7 @@ def test_receive_audio_and_video_false(rtmp_server, peers):
     assert media_of(got_v) == [(AUDIO, aac(2)), (AUDIO, aac(4))]
     # Video back on: from the next keyframe.
     pv.command("receiveVideo", None, True, stream_id=1, tid=0.0)
-    assert wait_until(lambda: all(s.video for s in subs), timeout=5)
+    assert wait_until(lambda: all(s.policy.video for s in subs), timeout=5)
     pub.media(VIDEO, 80, inter(5))
     pub.media(VIDEO, 120, key(6))
     got_v = pv.read_until(lambda m: m.type_id == VIDEO)
@@ -387,7 +388,7 @@ def test_get_stream_length_checkbw_and_unknown_command(rtmp_server, peers):
 def test_ping_request_gets_ping_response(rtmp_server, peers):
     p = peers(rtmp_server.port)
     p.connect()
-    p.send(control.ping_request(0x12345678), CSID_CONTROL)
+    p.send(control.PingRequest(0x12345678).message(), CSID_CONTROL)
     msg = p.read_until(lambda m: m.type_id == USER_CONTROL)[-1]
     assert uc(msg) == (UserControlEvent.PING_RESPONSE, (0x12345678,))
 
@@ -395,7 +396,7 @@ def test_ping_request_gets_ping_response(rtmp_server, peers):
 def test_acknowledgement_after_window(rtmp_server, peers):
     p = peers(rtmp_server.port)
     p.connect()
-    p.send(control.window_ack_size(1000), CSID_CONTROL)
+    p.send(control.WindowAckSize(1000).message(), CSID_CONTROL)
     p.set_chunk_size(4096)
     assert p.sent < 1000
     marks = []
@@ -404,7 +405,7 @@ def test_acknowledgement_after_window(rtmp_server, peers):
         marks.append(p.sent)
     p.command("_checkbw", None)  # a reply to wait for
     msgs = p.read_until(lambda m: is_cmd(m, "_result"))
-    acks = [control.parse_control(m).value for m in msgs if m.type_id == ACKNOWLEDGEMENT]
+    acks = [control.parse_control(m).sequence for m in msgs if m.type_id == ACKNOWLEDGEMENT]
     # After 1500 (>= window): ack; 400 more: not yet; 700 more (1100): ack; then 100: not.
     assert acks == [marks[0], marks[2]]
 
@@ -437,7 +438,7 @@ def test_active_client_is_not_dropped(make_server, peers):
     p.connect()
     t0 = time.monotonic()
     while time.monotonic() - t0 < 1.5:
-        p.send(control.ping_response(0), CSID_CONTROL)  # keeps talking
+        p.send(control.PingResponse(0).message(), CSID_CONTROL)  # keeps talking
         gevent.sleep(0.1)
     assert len(srv.conns) == 1
     assert p.create_stream() == 1
@@ -589,9 +590,9 @@ def test_delete_stream_with_nan_id_does_not_kill_the_connection(rtmp_server, pee
 def test_close_stream_stops_playing(rtmp_server, peers):
     _publisher(rtmp_server, peers)
     p, _ = _player(rtmp_server, peers)
-    assert len(_stream(rtmp_server).subscribers) == 1
+    assert len(_stream(rtmp_server).players) == 1
     p.command("closeStream", None, stream_id=1, tid=0.0)
-    assert wait_until(lambda: _stream(rtmp_server).subscribers == [], timeout=5)
+    assert wait_until(lambda: _stream(rtmp_server).players == [], timeout=5)
     assert p.create_stream() == 2
 
 
@@ -728,9 +729,9 @@ def test_set_data_frame_wrapper_is_removed_from_other_data(rtmp_server):
     pub.publish()
     cue = {"name": "ad", "time": 1.5}
     payload = encode_data("@setDataFrame", "onCuePoint", cue)
-    pub._send((Message(DATA_AMF0, 10, pub.stream_id, payload), CSID_DATA))
-    pub._send((Message(DATA_AMF0, 20, pub.stream_id, encode_data("onTextData", {"t": "x"})),
-               CSID_DATA))
+    pub.send_message(Message(DATA_AMF0, 10, pub.stream_id, payload), CSID_DATA)
+    pub.send_message(Message(DATA_AMF0, 20, pub.stream_id, encode_data("onTextData", {"t": "x"})),
+                     CSID_DATA)
     got = []
     with gevent.Timeout(5):
         while len(got) < 2:

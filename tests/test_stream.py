@@ -1,4 +1,5 @@
-"""grtmp.stream without sockets: classify, timestamp rebasing, GOP cache, catch-up, drop policy."""
+"""grtmp.live without sockets (classify, timestamp rebasing, GOP cache, catch-up, the player
+policy) and the player outbox of grtmp.net over a fake socket."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import gevent
 import pytest
 
 from grtmp.config import ServerConfig
+from grtmp.live import Packet, PlayerPolicy, Stream
 from grtmp.media.multitrack import MANY_TRACKS, ONE_TRACK, build_multitrack
 from grtmp.media.tag import KIND_FRAME, KIND_HEADER, KIND_KEYFRAME, KIND_OTHER, classify
-from grtmp.stream import Packet, Stream, Subscriber, consume_stream
+from grtmp.net.consume import consume_stream
+from grtmp.net.outbox import Outbox, Wire
 from grtmp.wire.chunk import ChunkReader
 from grtmp.wire.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, DATA_AMF0, VIDEO
 
@@ -54,11 +57,30 @@ def live_stream(**config: object) -> Stream:
     return stream
 
 
-def sub_of(stream: Stream, queue_size: int = 64, **kw: object) -> Subscriber:
-    return Subscriber(stream, queue_size=queue_size, **kw)  # type: ignore[arg-type]
+class LogSock:
+    """A socket that hands what is written to ``sink``."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+
+    def sendall(self, data: bytes) -> None:
+        self.sink(bytes(data))
 
 
-def queued(sub: Subscriber) -> list[Packet]:
+def sub_of(stream: Stream, queue_size: int = 64, *, on_lag=None, on_notify=None, sink=None,
+           **policy: object) -> Outbox:
+    """An RTMP player's outbox (chunk size 4096, stream id 1) whose writes go to ``sink``."""
+    box: Outbox = Outbox(
+        Wire(LogSock(sink or (lambda data: None))),
+        PlayerPolicy(stream, **policy),  # type: ignore[arg-type]
+        queue_size=queue_size, encode=lambda packet: packet.chunked(4096, 1),
+        on_notify=(lambda published: on_notify(box, "publish" if published else "unpublish"))
+        if on_notify else None,
+        on_lag=(lambda: on_lag(box)) if on_lag else None)
+    return box
+
+
+def queued(sub: Outbox) -> list[Packet]:
     """Everything a subscriber would write: its catch-up list, then its queue (drained)."""
     out = [p for p in sub.initial if isinstance(p, Packet)]
     sub.initial = []
@@ -222,18 +244,18 @@ def test_gop_cache_resets_on_keyframe_and_keeps_headers_apart():
     s.feed(AUDIO, 0, aac(0))  # before any keyframe: not cached
     s.feed(VIDEO, 0, AVC_HEADER)
     s.feed(AUDIO, 0, AAC_HEADER)
-    assert s.gop == []
+    assert s.gop.packets == []
     a = s.feed(VIDEO, 0, key(1))
     b = s.feed(AUDIO, 10, aac(2))
     c = s.feed(VIDEO, 40, inter(3))
-    assert s.gop == [a, b, c]
+    assert s.gop.packets == [a, b, c]
     d = s.feed(VIDEO, 80, key(4))
     e = s.feed(VIDEO, 120, inter(5))
-    assert s.gop == [d, e]
+    assert s.gop.packets == [d, e]
     assert [p.payload for p in s.headers.values()] == [AVC_HEADER, AAC_HEADER]
     # Data messages go to subscribers but not into the GOP.
     s.feed(DATA_AMF0, 130, b"\x02\x00\x03abc")
-    assert s.gop == [d, e]
+    assert s.gop.packets == [d, e]
 
 
 def test_new_sequence_header_replaces_old_one():
@@ -250,25 +272,25 @@ def test_gop_cache_bounded_by_messages():
     k = s.feed(VIDEO, 0, key())
     s.feed(VIDEO, 40, inter())
     s.feed(VIDEO, 80, inter())
-    assert len(s.gop) == 3 and s.gop[0] is k
+    assert len(s.gop.packets) == 3 and s.gop.packets[0] is k
     s.feed(VIDEO, 120, inter())  # fourth: the GOP outgrew the cache
-    assert s.gop == []
+    assert s.gop.packets == []
     s.feed(VIDEO, 160, inter())
-    assert s.gop == []  # stays off until the next keyframe
+    assert s.gop.packets == []  # stays off until the next keyframe
     k2 = s.feed(VIDEO, 200, key())
     s.feed(AUDIO, 210, aac())
-    assert len(s.gop) == 2 and s.gop[0] is k2
+    assert len(s.gop.packets) == 2 and s.gop.packets[0] is k2
 
 
 def test_gop_cache_bounded_by_bytes():
     s = live_stream(gop_cache_max_bytes=100)
     s.feed(VIDEO, 0, key(size=40))  # 45 bytes
     s.feed(VIDEO, 40, inter(size=45))  # 50 bytes: 95 in all
-    assert len(s.gop) == 2
+    assert len(s.gop.packets) == 2
     s.feed(VIDEO, 80, inter(size=5))  # 10 more: 105 > 100
-    assert s.gop == []
+    assert s.gop.packets == []
     s.feed(VIDEO, 120, key(size=40))
-    assert len(s.gop) == 1
+    assert len(s.gop.packets) == 1
 
 
 def test_gop_cache_disabled():
@@ -276,12 +298,12 @@ def test_gop_cache_disabled():
     s.feed(VIDEO, 0, AVC_HEADER)
     s.feed(VIDEO, 0, key())
     s.feed(VIDEO, 40, inter())
-    assert s.gop == []
+    assert s.gop.packets == []
     assert s.avc_config == AVC_HEADER
     late = sub_of(s)
     s.subscribe(late)
     assert [p.payload for p in late.initial] == [AVC_HEADER]
-    assert late.need_keyframe is True
+    assert late.policy.need_keyframe is True
 
 
 def test_unpublish_clears_gop_and_republish_clears_headers():
@@ -289,7 +311,7 @@ def test_unpublish_clears_gop_and_republish_clears_headers():
     s.feed(VIDEO, 0, AVC_HEADER)
     s.feed(VIDEO, 0, key())
     s.stop_publishing()
-    assert s.gop == [] and not s.is_live
+    assert s.gop.packets == [] and not s.is_live
     s.start_publishing(object())
     assert s.headers == {} and s.metadata is None
 
@@ -309,7 +331,7 @@ def test_late_joiner_gets_metadata_headers_then_gop():
     s.feed(VIDEO, 120, inter(5))
     late = sub_of(s)
     s.subscribe(late)
-    assert late.need_keyframe is False
+    assert late.policy.need_keyframe is False
     got = [(p.type_id, p.payload) for p in late.initial]
     assert got == [
         (DATA_AMF0, s.metadata_packet.payload),
@@ -326,7 +348,7 @@ def test_subscriber_before_keyframe_waits_for_one():
     s.feed(VIDEO, 0, AVC_HEADER)
     sub = sub_of(s)
     s.subscribe(sub)
-    assert sub.need_keyframe is True
+    assert sub.policy.need_keyframe is True
     s.feed(VIDEO, 0, inter(1))  # dropped: no keyframe yet
     s.feed(AUDIO, 5, aac(2))  # audio needs no keyframe
     s.feed(VIDEO, 40, key(3))
@@ -339,7 +361,7 @@ def test_subscriber_to_idle_stream_waits_and_gets_publish_notice():
     events: list[str] = []
     sub = sub_of(s, on_notify=lambda _sub, what: events.append(what))
     s.subscribe(sub)
-    assert sub.initial == [] and sub.need_keyframe is True
+    assert sub.initial == [] and sub.policy.need_keyframe is True
     s.start_publishing(object())
     s.feed(VIDEO, 0, inter())
     s.feed(VIDEO, 40, key())
@@ -364,17 +386,17 @@ def test_full_queue_drops_video_until_keyframe_with_room():
         s.feed(VIDEO, 40 * i, inter(i))
     assert sub.queue.qsize() == 4
     s.feed(VIDEO, 160, inter(4))  # no room: dropped, now waiting for a keyframe
-    assert sub.need_keyframe and sub.lagging and sub.dropped == 1
+    assert sub.policy.need_keyframe and sub.policy.lagging and sub.policy.dropped == 1
     sub.queue.get_nowait()
     s.feed(VIDEO, 200, inter(5))  # room now, but not a keyframe: dropped
-    assert sub.queue.qsize() == 3 and sub.dropped == 2
+    assert sub.queue.qsize() == 3 and sub.policy.dropped == 2
     s.feed(VIDEO, 240, key(6))  # a keyframe, but the queue is still more than half full
-    assert sub.queue.qsize() == 3 and sub.dropped == 3
+    assert sub.queue.qsize() == 3 and sub.policy.dropped == 3
     sub.queue.get_nowait()
     sub.queue.get_nowait()
     s.feed(VIDEO, 280, key(7))  # half full: resume here
     s.feed(VIDEO, 320, inter(8))
-    assert not sub.need_keyframe and not sub.lagging
+    assert not sub.policy.need_keyframe and not sub.policy.lagging
     assert [p.payload for p in queued(sub)] == [inter(3), key(7), inter(8)]
 
 
@@ -393,16 +415,16 @@ def test_audio_kept_while_video_waits_for_keyframe():
     # Audio offered to a full queue is dropped, and counted.
     for i in range(3):
         s.feed(AUDIO, 200 + i, aac(i))
-    before = sub.dropped
+    before = sub.policy.dropped
     s.feed(AUDIO, 210, aac(9))
-    assert sub.dropped == before + 1
+    assert sub.policy.dropped == before + 1
 
 
 def test_headers_pass_while_waiting_for_keyframe():
     s = live_stream()
     sub = sub_of(s, queue_size=3)
     s.subscribe(sub)
-    assert sub.need_keyframe
+    assert sub.policy.need_keyframe
     s.feed(VIDEO, 0, inter(1))
     s.feed(VIDEO, 0, AVC_HEADER)  # a header is not held back by the keyframe wait
     s.feed(VIDEO, 40, inter(2))
@@ -427,15 +449,15 @@ def test_header_change_reaches_lagging_subscriber_before_its_next_keyframe():
 
 def test_on_lag_called_once_when_lag_exceeds_max_from_written_ts():
     s = live_stream(max_lag_seconds=1.0)
-    lagged: list[Subscriber] = []
+    lagged: list[Outbox] = []
     sub = sub_of(s, queue_size=2, on_lag=lagged.append)
     s.subscribe(sub)
     s.feed(VIDEO, 0, key())
     s.feed(VIDEO, 40, inter())
-    sub.written_ts = 40  # what the writer greenlet last sent
+    sub.policy.written_ts = 40  # what the writer greenlet last sent
     for ts in (100, 500, 1040):  # 1000 ms behind at most: still tolerated
         s.feed(VIDEO, ts, inter())
-    assert lagged == [] and not sub.closed and sub.dropped == 3
+    assert lagged == [] and not sub.closed and sub.policy.dropped == 3
     s.feed(VIDEO, 1041, inter())
     assert lagged == [sub] and sub.closed
     for ts in (1100, 5000):
@@ -445,12 +467,12 @@ def test_on_lag_called_once_when_lag_exceeds_max_from_written_ts():
 
 def test_lag_anchor_is_first_drop_when_nothing_written_yet():
     s = live_stream(max_lag_seconds=0.5)
-    lagged: list[Subscriber] = []
+    lagged: list[Outbox] = []
     sub = sub_of(s, queue_size=1, on_lag=lagged.append)
     s.subscribe(sub)
     s.feed(VIDEO, 0, key())
     s.feed(AUDIO, 300, aac())  # dropped: anchors the lag at 300
-    assert sub.written_ts == 300 and lagged == []
+    assert sub.policy.written_ts == 300 and lagged == []
     s.feed(AUDIO, 800, aac())
     assert lagged == []
     s.feed(AUDIO, 801, aac())
@@ -464,7 +486,7 @@ def test_paused_and_filtered_subscribers_get_nothing():
     no_video = sub_of(s, video=False)
     for sub in (paused, no_audio, no_video):
         s.subscribe(sub)
-    paused.paused = True
+    paused.policy.paused = True
     s.feed(VIDEO, 0, key())
     s.feed(AUDIO, 10, aac())
     assert queued(paused) == []
@@ -476,7 +498,7 @@ def test_multitrack_reaches_single_track_subscriber_as_track_zero():
     s = live_stream()
     plain = sub_of(s)
     multi = sub_of(s)
-    multi.multitrack = True
+    multi.policy.multitrack = True
     s.subscribe(plain)
     s.subscribe(multi)
     body0, body1 = b"\x00\x00\x00track0", b"\x00\x00\x00track1"
@@ -500,12 +522,12 @@ def test_consume_stream_catch_up_then_live_then_close_unsubscribes():
     first = next(it)
     assert first.payload == AVC_HEADER
     assert next(it).payload == key(1)
-    assert len(s.subscribers) == 1
+    assert len(s.players) == 1
     gevent.spawn_later(0.05, s.feed, VIDEO, 40, inter(2))
     with gevent.Timeout(3):
         assert next(it).payload == inter(2)
     it.close()
-    assert s.subscribers == []
+    assert s.players == []
 
 
 def test_consume_stream_ends_after_timeout_and_unsubscribes():
@@ -513,7 +535,7 @@ def test_consume_stream_ends_after_timeout_and_unsubscribes():
     with gevent.Timeout(3):
         got = list(consume_stream(s, timeout=0.1, audio=False))
     assert got == []
-    assert s.subscribers == []
+    assert s.players == []
 
 
 def test_consume_stream_filters_audio():
@@ -580,7 +602,7 @@ def test_seed_attributes_truncated_record():
 # -- the writer greenlet ---------------------------------------------------------------------
 
 
-def _writer_log(stream: Stream, queue_size: int) -> tuple[Subscriber, list]:
+def _writer_log(stream: Stream, queue_size: int) -> tuple[Outbox, list]:
     log: list = []
     sub = sub_of(stream, queue_size=queue_size, sink=log.append,
                  on_notify=lambda _s, what: log.append(what))
@@ -594,9 +616,9 @@ def test_writer_sends_catch_up_then_queue_in_one_write_and_sets_written_ts():
     sub, log = _writer_log(s, 16)
     s.subscribe(sub)
     s.feed(VIDEO, 40, inter(2))
-    sub.start_writer()
+    sub.start()
     with gevent.Timeout(3):
-        while sub.written_ts != 40:
+        while sub.policy.written_ts != 40:
             gevent.sleep(0.01)
     # Catch-up, then what queued meanwhile: the bytes of the three packets, in order.
     reader = ChunkReader(io.BytesIO(b"".join(log)))
@@ -613,9 +635,9 @@ def test_unpublish_notice_to_full_queue_stays_after_queued_media():
     s.feed(VIDEO, 0, key(1))
     s.feed(VIDEO, 40, inter(2))  # the queue is full
     s.stop_publishing()
-    sub.start_writer()
+    sub.start()
     with gevent.Timeout(3):
-        while "unpublish" not in log or sub.written_ts != 40:
+        while "unpublish" not in log or sub.policy.written_ts != 40:
             gevent.sleep(0.01)
     sub.stop()
     assert log[-1] == "unpublish", "StreamEOF/UnpublishNotify must follow the media before it"
@@ -637,4 +659,4 @@ def test_seed_audio_and_video_channels():
     got_video = [first_video.payload] + [p.payload for p in video]
     assert got_audio == [AAC_HEADER, aac(2), aac(4)]
     assert got_video == [AVC_HEADER, key(1), inter(3)]
-    assert s.subscribers == []  # both channels ended (timeout) and unsubscribed
+    assert s.players == []  # both channels ended (timeout) and unsubscribed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gevent
 import gevent.socket
 
-from grtmp.client import Client
+from grtmp.net.client import Client
 from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 

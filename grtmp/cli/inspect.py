@@ -227,8 +227,8 @@ def inspect_rtmp(url: str, *, limit: int | None = None,
 
     Stops after ``limit`` messages (default 50), or when nothing arrives for ``timeout`` s.
     """
-    from grtmp.client import Client
     from grtmp.errors import ConnectionClosed
+    from grtmp.net.client import Client
 
     limit = 50 if limit is None else limit
     client = Client(url, timeout=timeout)

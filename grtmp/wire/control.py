@@ -1,9 +1,14 @@
 """Protocol control messages, User Control events and aggregate messages: build and parse.
 
-Pure: no sockets. Builders return :class:`~grtmp.wire.message.Message` objects on message stream 0,
-chunk stream 2; :func:`parse_control` reads them back (through the declarations of
-:mod:`grtmp.formats.control`) into a :class:`ControlMessage`. :func:`split_aggregate` unpacks an
-aggregate message (type 22) into its audio/video/data sub-messages.
+Pure: no sockets. One small frozen dataclass per control message (RTMP 1.0 sections 5.4 and
+7.1.7): :class:`SetChunkSize`, :class:`Abort`, :class:`Acknowledgement`,
+:class:`WindowAckSize`, :class:`SetPeerBandwidth`, and the User Control events
+:class:`StreamBegin`, :class:`StreamEOF`, :class:`StreamDry`, :class:`SetBufferLength`,
+:class:`StreamIsRecorded`, :class:`PingRequest`, :class:`PingResponse`
+(:class:`UnknownUserControl` keeps any other event). ``X(...).message()`` builds the
+:class:`~grtmp.wire.message.Message` (message stream 0, chunk stream 2) through the
+declarations of :mod:`grtmp.formats.control`; :func:`parse_control` reads one back.
+:func:`split_aggregate` unpacks an aggregate message (type 22) into its sub-messages.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from construct import ConstructError
 
@@ -32,69 +38,27 @@ from grtmp.wire.message import (
 )
 
 __all__ = [
+    "Abort",
+    "Acknowledgement",
     "ControlMessage",
-    "abort",
-    "acknowledgement",
+    "PingRequest",
+    "PingResponse",
+    "SetBufferLength",
+    "SetChunkSize",
+    "SetPeerBandwidth",
+    "StreamBegin",
+    "StreamDry",
+    "StreamEOF",
+    "StreamIsRecorded",
+    "UnknownUserControl",
+    "WindowAckSize",
     "build_aggregate",
     "parse_control",
-    "ping_request",
-    "ping_response",
-    "set_buffer_length",
-    "set_chunk_size",
-    "set_peer_bandwidth",
     "split_aggregate",
-    "stream_begin",
-    "stream_dry",
-    "stream_eof",
-    "stream_is_recorded",
-    "user_control",
-    "window_ack_size",
 ]
 
 MAX_CHUNK_SIZE = 0x7FFFFFFF
 _U32 = 0xFFFFFFFF
-
-#: Number of 32-bit values each known User Control event carries.
-EVENT_ARITY: dict[int, int] = {
-    UserControlEvent.STREAM_BEGIN: 1,
-    UserControlEvent.STREAM_EOF: 1,
-    UserControlEvent.STREAM_DRY: 1,
-    UserControlEvent.SET_BUFFER_LENGTH: 2,
-    UserControlEvent.STREAM_IS_RECORDED: 1,
-    UserControlEvent.PING_REQUEST: 1,
-    UserControlEvent.PING_RESPONSE: 1,
-}
-
-_EVENT_DATA = {
-    UserControlEvent.STREAM_BEGIN: fmt.StreamIdEvent,
-    UserControlEvent.STREAM_EOF: fmt.StreamIdEvent,
-    UserControlEvent.STREAM_DRY: fmt.StreamIdEvent,
-    UserControlEvent.SET_BUFFER_LENGTH: fmt.SetBufferLengthEvent,
-    UserControlEvent.STREAM_IS_RECORDED: fmt.StreamIdEvent,
-    UserControlEvent.PING_REQUEST: fmt.PingEvent,
-    UserControlEvent.PING_RESPONSE: fmt.PingEvent,
-}
-
-
-@dataclass(slots=True)
-class ControlMessage:
-    """A parsed protocol control or User Control message.
-
-    ``value`` is the chunk size (1), chunk stream id (2), sequence number (3) or window size
-    (5, 6); ``limit_type`` is set for Set Peer Bandwidth (a :class:`PeerBandwidthLimit`, or the
-    raw int when unknown); ``event`` and ``values`` for User Control (``values`` are the 32-bit
-    fields in spec order). An unknown event keeps its raw bytes in ``data`` and empty values.
-    """
-
-    type_id: int
-    value: int | None = None
-    limit_type: PeerBandwidthLimit | int | None = None
-    event: UserControlEvent | int | None = None
-    values: tuple[int, ...] = ()
-    data: bytes = b""
-
-
-# -- builders ------------------------------------------------------------------------------------
 
 
 def _control(type_id: int, payload: bytes) -> Message:
@@ -108,90 +72,204 @@ def _u32(value: int, what: str) -> int:
     return value
 
 
-def set_chunk_size(size: int) -> Message:
-    """Set Chunk Size (type 1). ``size`` must be 1..0x7FFFFFFF (the top bit stays zero)."""
-    size = int(size)
-    if not 1 <= size <= MAX_CHUNK_SIZE:
-        raise ValueError(f"chunk size {size} outside 1..0x7FFFFFFF")
-    return _control(SET_CHUNK_SIZE, fmt.SetChunkSize.build({"zero": 0, "chunk_size": size}))
+# -- protocol control messages (5.4) --------------------------------------------------------------
 
 
-def abort(csid: int) -> Message:
-    """Abort Message (type 2): drop the partly received message on chunk stream ``csid``."""
-    return _control(ABORT, fmt.Abort.build({"chunk_stream_id": _u32(csid, "chunk stream id")}))
+@dataclass(frozen=True, slots=True)
+class SetChunkSize:
+    """5.4.1 Set Chunk Size (type 1): 1..0x7FFFFFFF, the top bit stays zero."""
+
+    size: int
+    type_id: ClassVar[int] = SET_CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size {self.size} outside 1..0x7FFFFFFF")
+
+    def message(self) -> Message:
+        return _control(SET_CHUNK_SIZE, fmt.SetChunkSize.build({"zero": 0,
+                                                               "chunk_size": self.size}))
 
 
-def acknowledgement(sequence: int) -> Message:
-    """Acknowledgement (type 3): ``sequence`` is the number of bytes received so far (mod 2**32)."""
-    payload = fmt.Acknowledgement.build({"sequence_number": int(sequence) & _U32})
-    return _control(ACKNOWLEDGEMENT, payload)
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """5.4.2 Abort Message (type 2): drop the partly received message on ``csid``."""
+
+    csid: int
+    type_id: ClassVar[int] = ABORT
+
+    def message(self) -> Message:
+        return _control(ABORT, fmt.Abort.build(
+            {"chunk_stream_id": _u32(self.csid, "chunk stream id")}))
 
 
-def window_ack_size(size: int) -> Message:
-    """Window Acknowledgement Size (type 5)."""
-    return _control(WINDOW_ACK_SIZE, fmt.WindowAcknowledgementSize.build(
-        {"acknowledgement_window_size": _u32(size, "window size")}))
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """5.4.3 Acknowledgement (type 3): bytes received so far (mod 2**32)."""
+
+    sequence: int
+    type_id: ClassVar[int] = ACKNOWLEDGEMENT
+
+    def message(self) -> Message:
+        return _control(ACKNOWLEDGEMENT, fmt.Acknowledgement.build(
+            {"sequence_number": int(self.sequence) & _U32}))
 
 
-def set_peer_bandwidth(
-    size: int, limit_type: PeerBandwidthLimit | int = PeerBandwidthLimit.DYNAMIC
-) -> Message:
-    """Set Peer Bandwidth (type 6): window ``size`` and limit type (0 hard, 1 soft, 2 dynamic)."""
-    limit = int(limit_type)
-    if not 0 <= limit <= 0xFF:
-        raise ValueError(f"limit type {limit} does not fit in 8 bits")
-    return _control(SET_PEER_BANDWIDTH, fmt.SetPeerBandwidth.build(
-        {"acknowledgement_window_size": _u32(size, "window size"), "limit_type": limit}))
+@dataclass(frozen=True, slots=True)
+class WindowAckSize:
+    """5.4.4 Window Acknowledgement Size (type 5): acknowledge every ``size`` bytes."""
+
+    size: int
+    type_id: ClassVar[int] = WINDOW_ACK_SIZE
+
+    def message(self) -> Message:
+        return _control(WINDOW_ACK_SIZE, fmt.WindowAcknowledgementSize.build(
+            {"acknowledgement_window_size": _u32(self.size, "window size")}))
 
 
-def user_control(event: UserControlEvent | int, *values: int) -> Message:
-    """User Control Message (type 4): event type then each value as a 32-bit field.
+@dataclass(frozen=True, slots=True)
+class SetPeerBandwidth:
+    """5.4.5 Set Peer Bandwidth (type 6): window ``size``, limit 0 hard, 1 soft, 2 dynamic.
 
-    Known events must get exactly the number of values the spec gives them.
+    ``limit`` is a :class:`PeerBandwidthLimit`, or the raw int when the peer sent another value.
     """
-    event = int(event)
-    if not 0 <= event <= 0xFFFF:
-        raise ValueError(f"user control event {event} does not fit in 16 bits")
-    arity = EVENT_ARITY.get(event)
-    if arity is not None and len(values) != arity:
-        raise ValueError(f"user control event {event} takes {arity} value(s), got {len(values)}")
+
+    size: int
+    limit: PeerBandwidthLimit | int = PeerBandwidthLimit.DYNAMIC
+    type_id: ClassVar[int] = SET_PEER_BANDWIDTH
+
+    def message(self) -> Message:
+        limit = int(self.limit)
+        if not 0 <= limit <= 0xFF:
+            raise ValueError(f"limit type {limit} does not fit in 8 bits")
+        return _control(SET_PEER_BANDWIDTH, fmt.SetPeerBandwidth.build(
+            {"acknowledgement_window_size": _u32(self.size, "window size"),
+             "limit_type": limit}))
+
+
+# -- user control events (7.1.7) ------------------------------------------------------------------
+
+
+def _user_control(event: int, *values: int) -> Message:
     data = b"".join(_u32(v, "event value").to_bytes(4, "big") for v in values)
-    return _control(USER_CONTROL, fmt.UserControl.build({"event_type": event, "event_data": data}))
+    return _control(USER_CONTROL, fmt.UserControl.build({"event_type": event,
+                                                        "event_data": data}))
 
 
-def stream_begin(stream_id: int) -> Message:
+@dataclass(frozen=True, slots=True)
+class StreamBegin:
     """StreamBegin (event 0): the stream became functional."""
-    return user_control(UserControlEvent.STREAM_BEGIN, stream_id)
+
+    stream_id: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.STREAM_BEGIN
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.stream_id)
 
 
-def stream_eof(stream_id: int) -> Message:
+@dataclass(frozen=True, slots=True)
+class StreamEOF:
     """StreamEOF (event 1): playback of the stream ended."""
-    return user_control(UserControlEvent.STREAM_EOF, stream_id)
+
+    stream_id: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.STREAM_EOF
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.stream_id)
 
 
-def stream_dry(stream_id: int) -> Message:
+@dataclass(frozen=True, slots=True)
+class StreamDry:
     """StreamDry (event 2): no more data on the stream for now."""
-    return user_control(UserControlEvent.STREAM_DRY, stream_id)
+
+    stream_id: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.STREAM_DRY
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.stream_id)
 
 
-def set_buffer_length(stream_id: int, ms: int) -> Message:
-    """SetBufferLength (event 3): the client's buffer for ``stream_id`` in milliseconds."""
-    return user_control(UserControlEvent.SET_BUFFER_LENGTH, stream_id, ms)
+@dataclass(frozen=True, slots=True)
+class SetBufferLength:
+    """SetBufferLength (event 3): the client's buffer for ``stream_id``, in milliseconds."""
+
+    stream_id: int
+    ms: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.SET_BUFFER_LENGTH
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.stream_id, self.ms)
 
 
-def stream_is_recorded(stream_id: int) -> Message:
+@dataclass(frozen=True, slots=True)
+class StreamIsRecorded:
     """StreamIsRecorded (event 4): the stream is a recorded one."""
-    return user_control(UserControlEvent.STREAM_IS_RECORDED, stream_id)
+
+    stream_id: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.STREAM_IS_RECORDED
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.stream_id)
 
 
-def ping_request(timestamp: int) -> Message:
-    """PingRequest (event 6): the peer should answer with PingResponse and this timestamp."""
-    return user_control(UserControlEvent.PING_REQUEST, timestamp & _U32)
+@dataclass(frozen=True, slots=True)
+class PingRequest:
+    """PingRequest (event 6): the peer answers with PingResponse and this timestamp."""
+
+    timestamp: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.PING_REQUEST
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.timestamp & _U32)
 
 
-def ping_response(timestamp: int) -> Message:
+@dataclass(frozen=True, slots=True)
+class PingResponse:
     """PingResponse (event 7): the answer to a PingRequest, echoing its timestamp."""
-    return user_control(UserControlEvent.PING_RESPONSE, timestamp & _U32)
+
+    timestamp: int
+    type_id: ClassVar[int] = USER_CONTROL
+    event: ClassVar[UserControlEvent] = UserControlEvent.PING_RESPONSE
+
+    def message(self) -> Message:
+        return _user_control(self.event, self.timestamp & _U32)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownUserControl:
+    """A User Control event this library does not know, with its raw event data."""
+
+    event: int
+    data: bytes = b""
+    type_id: ClassVar[int] = USER_CONTROL
+
+    def message(self) -> Message:
+        if not 0 <= self.event <= 0xFFFF:
+            raise ValueError(f"user control event {self.event} does not fit in 16 bits")
+        return _control(USER_CONTROL, fmt.UserControl.build({"event_type": self.event,
+                                                            "event_data": self.data}))
+
+
+ControlMessage = (SetChunkSize | Abort | Acknowledgement | WindowAckSize | SetPeerBandwidth
+                  | StreamBegin | StreamEOF | StreamDry | SetBufferLength | StreamIsRecorded
+                  | PingRequest | PingResponse | UnknownUserControl)
+
+#: Known User Control events: the class and the declaration of its event data.
+_EVENTS: dict[int, tuple[type, Any]] = {
+    UserControlEvent.STREAM_BEGIN: (StreamBegin, fmt.StreamIdEvent),
+    UserControlEvent.STREAM_EOF: (StreamEOF, fmt.StreamIdEvent),
+    UserControlEvent.STREAM_DRY: (StreamDry, fmt.StreamIdEvent),
+    UserControlEvent.SET_BUFFER_LENGTH: (SetBufferLength, fmt.SetBufferLengthEvent),
+    UserControlEvent.STREAM_IS_RECORDED: (StreamIsRecorded, fmt.StreamIdEvent),
+    UserControlEvent.PING_REQUEST: (PingRequest, fmt.PingEvent),
+    UserControlEvent.PING_RESPONSE: (PingResponse, fmt.PingEvent),
+}
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -207,7 +285,7 @@ def parse_control(msg: Message) -> ControlMessage:
 
     A truncated payload, a Set Chunk Size with the top bit set or zero, or a message of another
     type raises :class:`ProtocolError`. Trailing bytes are ignored. An unknown User Control
-    event is returned with its raw data, not refused.
+    event is returned as :class:`UnknownUserControl`, not refused.
     """
     type_id = msg.type_id
     payload = bytes(msg.payload)
@@ -220,37 +298,36 @@ def parse_control(msg: Message) -> ControlMessage:
             if c.zero or c.chunk_size == 0:
                 raise ProtocolError(
                     f"invalid chunk size 0x{int.from_bytes(payload[:4], 'big'):08x}")
-            return ControlMessage(type_id, value=c.chunk_size)
+            return SetChunkSize(int(c.chunk_size))
         if type_id == ABORT:
             _need(payload, 4, "Abort Message")
-            return ControlMessage(type_id, value=fmt.Abort.parse(payload).chunk_stream_id)
+            return Abort(int(fmt.Abort.parse(payload).chunk_stream_id))
         if type_id == ACKNOWLEDGEMENT:
             _need(payload, 4, "Acknowledgement")
-            return ControlMessage(type_id,
-                                  value=fmt.Acknowledgement.parse(payload).sequence_number)
+            return Acknowledgement(int(fmt.Acknowledgement.parse(payload).sequence_number))
         if type_id == WINDOW_ACK_SIZE:
             _need(payload, 4, "Window Acknowledgement Size")
             c = fmt.WindowAcknowledgementSize.parse(payload)
-            return ControlMessage(type_id, value=c.acknowledgement_window_size)
+            return WindowAckSize(int(c.acknowledgement_window_size))
         if type_id == SET_PEER_BANDWIDTH:
             _need(payload, 5, "Set Peer Bandwidth")
             c = fmt.SetPeerBandwidth.parse(payload)
-            limit: PeerBandwidthLimit | int = c.limit_type
+            limit: PeerBandwidthLimit | int = int(c.limit_type)
             if limit in PeerBandwidthLimit._value2member_map_:
                 limit = PeerBandwidthLimit(limit)
-            return ControlMessage(type_id, value=c.acknowledgement_window_size, limit_type=limit)
+            return SetPeerBandwidth(int(c.acknowledgement_window_size), limit)
         # USER_CONTROL
         _need(payload, 2, "User Control Message")
         uc = fmt.UserControl.parse(payload)
+        event = int(uc.event_type)
         data = bytes(uc.event_data)
-        if uc.event_type not in EVENT_ARITY:
-            return ControlMessage(type_id, event=uc.event_type, data=data)
-        event = UserControlEvent(uc.event_type)
-        arity = EVENT_ARITY[event]
-        _need(data, 4 * arity, f"{event.name} event data")
-        fields = _EVENT_DATA[event].parse(data)
-        values = tuple(v for k, v in fields.items() if not k.startswith("_"))
-        return ControlMessage(type_id, event=event, values=values, data=data)
+        known = _EVENTS.get(event)
+        if known is None:
+            return UnknownUserControl(event, data)
+        cls, declaration = known
+        _need(data, declaration.sizeof(), f"{UserControlEvent(event).name} event data")
+        fields = declaration.parse(data)
+        return cls(*(int(v) for k, v in fields.items() if not k.startswith("_")))
     except ConstructError as exc:  # defensive: lengths are checked above
         raise ProtocolError(f"bad control message type {type_id}: {exc}") from exc
 

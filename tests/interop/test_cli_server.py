@@ -11,8 +11,8 @@ import gevent
 import gevent.socket
 import gevent.subprocess
 
-from grtmp.client import Client
 from grtmp.errors import ConnectionClosed
+from grtmp.net.client import Client
 from grtmp.wire.message import USER_CONTROL, VIDEO
 
 

@@ -13,9 +13,9 @@ import gevent.subprocess
 import pytest
 
 from grtmp.amf.command import decode_data
-from grtmp.client import Client
 from grtmp.media.flv import FLVReader
 from grtmp.media.multitrack import MANY_TRACKS, build_multitrack, single_track
+from grtmp.net.client import Client
 from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 from tests.interop.test_live import _encode_h264
@@ -133,8 +133,8 @@ def test_enhanced_connect_capabilities_and_reconnect_request(rtmp_server):
     assert int(props["capsEx"]) & 0x03 == 0x03  # Reconnect and Multitrack
     assert props["videoFourCcInfoMap"]["*"] == 4.0  # CanForward
     conn = next(iter(rtmp_server.conns))
-    assert conn.caps_ex == 1 and conn.fourcc_list == ["hvc1", "av01"]
-    assert conn.video_fourcc_info == {"hvc1": 4, "*": 1}
+    assert conn.session.caps.caps_ex == 1 and conn.session.caps.fourcc_list == ("hvc1", "av01")
+    assert conn.session.caps.video_fourcc_info == {"hvc1": 4, "*": 1}
     conn.request_reconnect("rtmp://127.0.0.1/live", "maintenance")
     with gevent.Timeout(5):
         while not c.statuses:

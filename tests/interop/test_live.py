@@ -7,8 +7,8 @@ import time
 import gevent
 import gevent.socket
 
-from grtmp.client import Client
 from grtmp.errors import CommandError, ConnectionClosed
+from grtmp.net.client import Client
 from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
 
@@ -179,7 +179,7 @@ def test_slow_player_does_not_slow_publisher_or_others(make_server, av_peers):
     stuck.play()
     stuck_port = stuck.sock.getsockname()[1]
     stuck_conn = next(c for c in srv.conns if c.address[1] == stuck_port)
-    stuck_sub = next(iter(stuck_conn.playing.values()))
+    stuck_sub = next(iter(stuck_conn.playing.values())).outbox
     t0 = time.monotonic()
     sent = pub.result(60)
     elapsed = time.monotonic() - t0
@@ -190,10 +190,10 @@ def test_slow_player_does_not_slow_publisher_or_others(make_server, av_peers):
     assert _is_subsequence_tail(got["hashes"], sent["hashes"])
     assert got["hashes"][-1] == sent["hashes"][-1]
     # The stuck player was dropped (too far behind) or is dropping; never unbounded.
-    subs = [s for st in srv.hub for s in st.subscribers]
+    subs = [s for st in srv.hub for s in st.players]
     assert all(s.queue.qsize() <= 64 for s in subs)
     # ~25 MB of video (filler NAL units) never read: the stuck player dropped to keyframes
     # and, being more than max_lag_seconds behind, was disconnected with a log line.
-    assert stuck_sub.dropped > 0
+    assert stuck_sub.policy.dropped > 0
     assert wait_until(lambda: stuck_conn.closed, timeout=10)
     stuck.close()

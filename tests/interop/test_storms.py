@@ -26,7 +26,7 @@ import gevent.pool
 import gevent.socket
 import gevent.subprocess
 
-from grtmp.client import Client
+from grtmp.net.client import Client
 from grtmp.wire.chunk import chunk_message, encode_chunk_header
 from grtmp.wire.handshake import HANDSHAKE_SIZE
 from grtmp.wire.message import VIDEO, Message
@@ -267,7 +267,7 @@ def test_relay_survives_storms(make_server, av_peers, caplog, capfd):
                       timeout=20)
     stream = srv.hub.get("live", "relay")
     player = av_peers("play", url, "--timeout", "40")
-    assert wait_until(lambda: len(stream.subscribers) == 1, timeout=20)
+    assert wait_until(lambda: len(stream.players) == 1, timeout=20)
     good = {stream.publisher, next(c for c in srv.conns if c.playing)}
 
     gc.collect()
@@ -440,7 +440,7 @@ def test_tiny_chunks_do_not_multiply_buffered_memory(make_server, caplog):
 _FLOOD = r"""
 import sys, time
 from grtmp.wire.chunk import encode_chunk_header
-from grtmp.client import Client
+from grtmp.net.client import Client
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
 c = Client(f"rtmp://127.0.0.1:{port}/live", timeout=10)
 c.connect()
@@ -474,7 +474,7 @@ def test_flooding_peer_does_not_freeze_the_relay(make_server, av_peers):
     assert wait_until(lambda: (s := srv.hub.get("live", "flood")) is not None and s.is_live,
                       timeout=20)
     player = av_peers("play", url, "--timeout", "30")
-    assert wait_until(lambda: len(srv.hub.get("live", "flood").subscribers) == 1, timeout=20)
+    assert wait_until(lambda: len(srv.hub.get("live", "flood").players) == 1, timeout=20)
     stalls: list[float] = []
 
     def tick() -> None:

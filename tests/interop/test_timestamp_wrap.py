@@ -21,8 +21,8 @@ import gevent
 import gevent.socket
 import pytest
 
-from grtmp.client import Client
 from grtmp.errors import ConnectionClosed
+from grtmp.net.client import Client
 from grtmp.wire.chunk import chunk_message
 from grtmp.wire.message import CSID_VIDEO, VIDEO, Message
 from tests.helpers import wait_until
@@ -107,7 +107,7 @@ def test_publisher_timestamps_cross_threshold(make_server, av_peers, start, styl
     own = _Player(url)
     try:
         assert wait_until(lambda: (s := srv.hub.get("live", name)) is not None
-                          and len(s.subscribers) == 2, timeout=20)
+                          and len(s.players) == 2, timeout=20)
         _publish(url, style, [((base + ts) & MASK, p) for _, ts, p in tags])
         assert wait_until(lambda: len(own.video) >= len(tags), timeout=10)
         got = ff.result(30)
@@ -137,7 +137,7 @@ def test_player_timestamps_cross_extended_threshold(make_server, av_peers):
     own = _Player(url)
     try:
         assert wait_until(lambda: (s := srv.hub.get("live", "egress")) is not None
-                          and len(s.subscribers) == 2, timeout=20)
+                          and len(s.players) == 2, timeout=20)
         # The sequence header is stamped 0 (as in FLV files), the frames near 0xFFFFFF.
         items = [(0 if p[1] == 0 else base + ts, p) for _, ts, p in tags]
         _publish(url, "absolute", items)
@@ -170,7 +170,7 @@ def test_player_timestamps_wrap_across_republish(make_server, av_peers):
     own = _Player(url)
     try:
         assert wait_until(lambda: (s := srv.hub.get("live", "wrap")) is not None
-                          and len(s.subscribers) == 1, timeout=20)
+                          and len(s.players) == 1, timeout=20)
         target = 2**32 - 1000
         jump1 = 0x7FFFFF00
         jump2 = target - (jump1 + 1) - 1  # the second publish starts at jump1 + 1
@@ -181,7 +181,7 @@ def test_player_timestamps_wrap_across_republish(make_server, av_peers):
         assert stream.last_timestamp == target - 1
         before = len(own.video)
         ff = av_peers("play", url, "--timeout", "20")
-        assert wait_until(lambda: len(stream.subscribers) == 2, timeout=20)
+        assert wait_until(lambda: len(stream.players) == 2, timeout=20)
         _publish(url, "delta", [(ts, p) for _, ts, p in tags])
         assert wait_until(lambda: len(own.video) >= before + len(tags), timeout=10)
         got = ff.result(30)

@@ -8,8 +8,8 @@ import re
 import time
 from typing import Any
 
-from grtmp.amf.amf0 import ECMAArray
 from grtmp.amf.command import decode_data
+from grtmp.amf.values import ECMAArray
 from grtmp.errors import RTMPError
 from grtmp.media.flv import FLVWriter
 from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO

@@ -7,13 +7,16 @@ import ssl
 from collections import Counter
 from typing import Any
 
-import gevent
 from gevent.event import Event
+from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from grtmp.config import ServerConfig
-from grtmp.session import Conn
-from grtmp.stream import StreamHub
+from grtmp.hooks import Hooks, as_hooks
+from grtmp.live.hub import StreamHub
+from grtmp.net.connection import Conn
+
+__all__ = ["Server"]
 
 log = logging.getLogger("grtmp.server")
 
@@ -21,20 +24,26 @@ log = logging.getLogger("grtmp.server")
 class Server:
     """Serve RTMP on ``address`` (``(host, port)``; port 0 picks a free port).
 
-    ``hub`` can be shared with other servers (RTMP beside RTMPS) or with Python code that
-    consumes streams (:func:`grtmp.stream.consume_stream`). ``handler`` gets the hooks
-    described in :class:`grtmp.session.Conn`.
+    ``hub`` can be shared with other servers (RTMP beside RTMPS, the web app) or with Python
+    code that consumes streams. ``hooks`` decide about connections, publishes and plays
+    (:class:`grtmp.hooks.Hooks`). Connections live in a ``gevent.pool.Pool``; :meth:`stop`
+    ends publishes (players get UnpublishNotify and StreamEOF), closes every connection and
+    joins them with a timeout.
     """
 
-    def __init__(self, address: tuple[str, int] = ("0.0.0.0", 1935), *,
+    def __init__(self, address: tuple[str, int] | None = None, *,
                  config: ServerConfig | None = None, hub: StreamHub | None = None,
-                 handler: Any = None, ssl_context: ssl.SSLContext | None = None):
+                 hooks: Hooks | Any = None, ssl_context: ssl.SSLContext | None = None):
         self.config = config or (hub.config if hub is not None else ServerConfig())
         self.hub = hub if hub is not None else StreamHub(self.config)
-        self.handler = handler
+        self.hooks = as_hooks(hooks)
+        if address is None:
+            address = (self.config.host,
+                       self.config.tls_port if ssl_context is not None else self.config.port)
         self.conns: set[Conn] = set()
+        self.group = Pool()  # unbounded; a Pool so StreamServer can use it
         self._per_ip: Counter[str] = Counter()
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"spawn": self.group}
         if ssl_context is not None:
             kwargs["ssl_context"] = ssl_context
         self._server = StreamServer(address, self._handle, **kwargs)
@@ -79,7 +88,8 @@ class Server:
                         "(max_connections_per_ip)", ip, self._per_ip[ip])
             sock.close()
             return
-        conn = Conn(sock, address, hub=self.hub, config=cfg, handler=self.handler)
+        conn = Conn(sock, address, hub=self.hub, config=cfg, hooks=self.hooks,
+                    protocol="rtmps" if self.secure else "rtmp")
         self.conns.add(conn)
         self._per_ip[ip] += 1
         try:
@@ -96,16 +106,16 @@ class Server:
         conns = list(self.conns)
         for conn in conns:
             conn.stop_streams()
-        # Let players' writers flush the end-of-stream status before we close them.
+        # Let players' writers flush the end-of-stream status before their sockets close.
         for conn in conns:
-            for sub in list(conn.playing.values()):
-                sub.stop(flush=True, timeout=min(2.0, timeout))
+            for play in list(conn.playing.values()):
+                play.outbox.stop(flush=True, timeout=min(2.0, timeout))
         for conn in conns:
             conn.close()
-        with gevent.Timeout(timeout, False):
-            while self.conns:
-                gevent.sleep(0.01)
-        self._server.stop(timeout=0.1)
+        if not self.group.join(timeout=timeout):
+            log.warning("%d connections still open after %.1fs; killing them",
+                        len(self.group), timeout)
+            self.group.kill(block=True, timeout=1.0)
         log.info("stopped")
         self._stopped.set()
 

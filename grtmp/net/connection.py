@@ -1,0 +1,419 @@
+"""One RTMP connection, served by one greenlet, written as straight-line blocking code.
+
+``Conn(sock, address, hub=hub).serve()`` does the handshake, then reads messages with the
+blocking chunk reader and hands each to the pure :class:`~grtmp.protocol.server.ServerSession`.
+What the session reports it acts on: the user's hooks, the hub (publish, play, media) and the
+players' outboxes; what the session answers is written through the connection's
+:class:`~grtmp.net.outbox.Wire`. Errors from the peer (:class:`grtmp.errors.RTMPError`) are
+logged once with the peer address and close this connection only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import time
+from typing import Any
+
+import gevent
+
+from grtmp.config import ServerConfig
+from grtmp.errors import CommandError, ConnectionClosed, HandshakeError, RTMPError
+from grtmp.hooks import Hooks, as_hooks
+from grtmp.live.hub import StreamHub
+from grtmp.live.player import PlayerPolicy
+from grtmp.live.stream import Stream
+from grtmp.logs import ContextLog, peer_text
+from grtmp.net.outbox import Outbox, Wire
+from grtmp.protocol import events as ev
+from grtmp.protocol.server import ServerSession, split_name
+from grtmp.protocol.status import Status
+from grtmp.wire.chunk import ChunkReader
+from grtmp.wire.handshake import server_handshake
+from grtmp.wire.message import DATA_AMF0
+
+__all__ = ["Conn"]
+
+logger = logging.getLogger("grtmp.session")
+
+
+class _FairSocketIO(socket.SocketIO):
+    """A socket reader that lets the other greenlets run before each buffer refill.
+
+    gevent switches greenlets only when a read would block, so a peer that keeps its socket
+    full (a flood of tiny messages) would otherwise hold the whole server. Yielding once per
+    refill (64 KiB) costs nothing measurable and bounds the stall.
+    """
+
+    def readinto(self, b: Any) -> int | None:
+        gevent.idle()
+        return super().readinto(b)
+
+
+class _Play:
+    """A play on one message stream: the stream, the player's outbox, the hook params."""
+
+    __slots__ = ("stream", "outbox", "params")
+
+    def __init__(self, stream: Stream, outbox: Outbox, params: dict[str, str]):
+        self.stream = stream
+        self.outbox = outbox
+        self.params = params
+
+
+class Conn:
+    """A server-side RTMP connection (see the module docstring).
+
+    ``hub`` holds the streams, ``config`` the limits (the hub's when omitted), ``hooks`` the
+    user's decisions (:class:`grtmp.hooks.Hooks`, or any object with some of its methods).
+    """
+
+    def __init__(self, sock: socket.socket, address: Any = None, *, hub: StreamHub,
+                 config: ServerConfig | None = None, hooks: Any = None,
+                 protocol: str = "rtmp"):
+        self.sock = sock
+        if address is None:
+            try:
+                address = sock.getpeername()
+            except OSError:
+                address = ("?", 0)
+        self.address = address
+        self.peer = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        self.protocol = protocol
+        self.hub = hub
+        self.config = config or hub.config
+        self.hooks: Hooks = as_hooks(hooks)
+        self.log = ContextLog(logger, self.log_context)
+        self.session = ServerSession(self.config, peer=self.peer, log=self.log)
+        self.wire = Wire(sock, self.session.data_to_send)
+        self.reader: ChunkReader | None = None
+        self.publishing: dict[int, tuple[Stream, dict[str, str]]] = {}
+        self.playing: dict[int, _Play] = {}
+        self.connected = False
+        self.started = time.monotonic()
+        self._watchdog: gevent.Greenlet | None = None
+        self._handlers = {
+            ev.MediaReceived: self._on_media,
+            ev.ConnectRequested: self._on_connect,
+            ev.PublishRequested: self._on_publish,
+            ev.PlayRequested: self._on_play,
+            ev.StreamEnded: self._on_stream_ended,
+            ev.DataReceived: self._on_data,
+            ev.MetadataReceived: self._on_metadata,
+            ev.Paused: self._on_paused,
+            ev.MediaSelected: self._on_media_selected,
+        }
+
+    # -- what hooks read --------------------------------------------------------------------------
+    @property
+    def app(self) -> str:
+        return self.session.app
+
+    @property
+    def tc_url(self) -> str:
+        return self.session.tc_url
+
+    @property
+    def connect_params(self) -> dict[str, Any]:
+        return self.session.connect_params
+
+    @property
+    def closed(self) -> bool:
+        return self.wire.closed
+
+    def log_context(self) -> str:
+        """``peer app/name,...`` for log lines (peer text bounded and escaped)."""
+        parts = []
+        if self.session.app:
+            parts.append(self.session.app)
+        names = list(self.session.names.values())
+        if names:
+            parts.append(",".join(names[:4]) + (",..." if len(names) > 4 else ""))
+        ctx = peer_text("/".join(parts), 600)
+        return f"{self.peer} {ctx}" if ctx else self.peer
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def serve(self) -> None:
+        """Run the connection to its end; never raises for peer errors."""
+        sock = self.sock
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        rfile = io.BufferedReader(_FairSocketIO(sock, "rb"), 65536)
+        try:
+            sock.settimeout(self.config.handshake_timeout)
+            with gevent.Timeout(self.config.handshake_timeout,
+                                HandshakeError("handshake timed out")):
+                server_handshake(rfile, sock.sendall)
+            sock.settimeout(None)
+            cfg = self.config
+            self.reader = reader = ChunkReader(rfile, max_message_size=cfg.max_message_size,
+                                               max_chunk_streams=cfg.max_chunk_streams,
+                                               budget=self.hub.buffer_budget)
+            self._watchdog = gevent.spawn(self._watch)
+            self._loop(reader)
+        except ConnectionClosed as exc:
+            if not self.closed:
+                self.log.debug("peer closed: %s", exc)
+        except RTMPError as exc:
+            self.log.warning("closing: %s: %s", type(exc).__name__, peer_text(str(exc), 500))
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            self.log.debug("peer went away: %s", exc)
+        except OSError as exc:
+            if not self.closed:
+                self.log.info("connection error: %s", exc)
+        except Exception:  # a bug, not the peer's fault: log it, close only this connection
+            self.log.exception("internal error; closing")
+        finally:
+            self._cleanup()
+            try:
+                rfile.close()
+            except OSError:
+                pass
+
+    def _loop(self, reader: ChunkReader) -> None:
+        read = reader.read_message
+        receive = self.session.receive
+        session = self.session
+        handlers = self._handlers
+        wire = self.wire
+        while not wire.closed:
+            events = receive(read(), reader.bytes_read)
+            for event in events:
+                handler = handlers.get(event.__class__)
+                if handler is not None:
+                    handler(event)
+            if session._out:
+                wire.flush()
+            if session.closing:
+                self.close()
+
+    def close(self) -> None:
+        """Close the connection from any greenlet; the serving greenlet then cleans up."""
+        self.wire.close()
+
+    def _cleanup(self) -> None:
+        self.wire.closed = True
+        if self.reader is not None:
+            self.reader.release()
+        if self._watchdog is not None:
+            self._watchdog.kill(block=False)
+        for msid in list(self.publishing):
+            self._stop_publishing(msid, notify=False)
+        for msid in list(self.playing):
+            self._stop_playing(msid, flush=False)
+        if self.connected:
+            self._notify_hook(self.hooks.on_done, self)
+            self.log.info("disconnected after %.1fs", time.monotonic() - self.started)
+        self.session.close()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _watch(self) -> None:
+        """Ping a silent peer and drop it when it stays silent past the idle timeout."""
+        cfg = self.config
+        interval = max(0.05, min(cfg.ping_interval, cfg.idle_timeout))
+        last = -1
+        silent_since = time.monotonic()
+        while not self.closed:
+            gevent.sleep(interval)
+            assert self.reader is not None
+            now = time.monotonic()
+            if self.reader.bytes_read != last:
+                last = self.reader.bytes_read
+                silent_since = now
+                continue
+            if now - silent_since >= cfg.idle_timeout:
+                self.log.warning("closing: no data for %.0fs", now - silent_since)
+                self.close()
+                return
+            # Never block the watchdog behind a writer stuck on a peer that does not read.
+            if not self.wire.lock.acquire(blocking=False):
+                continue
+            try:
+                self.session.ping(int(now * 1000))
+                with gevent.Timeout(interval):
+                    self.sock.sendall(self.session.data_to_send())
+            except (OSError, gevent.Timeout):
+                self.log.warning("closing: peer does not read (ping not sent)")
+                self.close()
+                return
+            finally:
+                self.wire.lock.release()
+
+    # -- hooks ------------------------------------------------------------------------------------
+    def _decide(self, hook: Any, *args: Any) -> tuple[bool, Any, CommandError | None]:
+        """Ask a deciding hook: (allowed, redirect or None, refusal)."""
+        try:
+            decision = hook(self, *args)
+        except CommandError as exc:
+            return False, None, exc
+        if decision is False:
+            return False, None, None
+        return True, decision if isinstance(decision, str) and decision else None, None
+
+    def _notify_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:  # a notification must never break the connection
+            self.log.exception("%s hook failed", getattr(hook, "__name__", "hook"))
+
+    # -- events -----------------------------------------------------------------------------------
+    def _on_media(self, e: ev.MediaReceived) -> None:
+        entry = self.publishing.get(e.stream_id)
+        if entry is not None:
+            entry[0].feed(e.type_id, e.timestamp, e.payload)
+
+    def _on_data(self, e: ev.DataReceived) -> None:
+        entry = self.publishing.get(e.stream_id)
+        if entry is not None:
+            entry[0].feed(DATA_AMF0, e.timestamp, e.payload)
+
+    def _on_metadata(self, e: ev.MetadataReceived) -> None:
+        entry = self.publishing.get(e.stream_id)
+        if entry is not None:
+            entry[0].set_metadata(dict(e.metadata), e.payload)
+
+    def _on_connect(self, e: ev.ConnectRequested) -> None:
+        ok, redirect, refusal = self._decide(self.hooks.on_connect, dict(e.params))
+        if refusal is not None or not ok:
+            self.session.reject_connect(str(refusal) if refusal else "Connection refused.")
+        elif redirect is not None:
+            self.session.redirect_connect(redirect)
+        else:
+            self.connected = True
+            self.session.accept_connect()
+
+    def _refusal(self, action: str, name: str, refusal: CommandError | None,
+                 default: str) -> tuple[str, str]:
+        reason = str(refusal) if refusal else f"{action} of {name} is not allowed"
+        code = refusal.code if refusal and refusal.code.startswith("NetStream.") else default
+        self.log.warning("%s %r rejected: %s", action, name, peer_text(reason))
+        return code, reason
+
+    def _on_publish(self, e: ev.PublishRequested) -> None:
+        params = dict(e.params)
+        ok, redirect, refusal = self._decide(self.hooks.on_publish, e.name, params)
+        if not ok:
+            self.session.reject_publish(e.stream_id, *self._refusal(
+                "publish", e.name, refusal, Status.PUBLISH_DENIED))
+            return
+        name = e.name
+        if redirect is not None:
+            self.log.info("publish %r redirected to %r", name, peer_text(redirect))
+            name, extra = split_name(redirect)
+            params.update(extra)
+        try:
+            stream = self.hub.publish(self.app, name, self)
+        except CommandError as exc:
+            self.log.warning("publish %r refused: already publishing", name)
+            self.session.reject_publish(e.stream_id, exc.code, str(exc))
+            return
+        self.publishing[e.stream_id] = (stream, params)
+        self.session.accept_publish(e.stream_id, name)
+        self.log.info("publish %r (%s)", name, peer_text(e.kind))
+
+    def _on_play(self, e: ev.PlayRequested) -> None:
+        params = dict(e.params)
+        ok, redirect, refusal = self._decide(self.hooks.on_play, e.name, params)
+        if not ok:
+            self.session.reject_play(e.stream_id, *self._refusal(
+                "play", e.name, refusal, Status.PLAY_FAILED))
+            return
+        name = e.name
+        if redirect is not None:
+            self.log.info("play %r redirected to %r", name, peer_text(redirect))
+            name, extra = split_name(redirect)
+            params.update(extra)
+        stream = self.hub.get(self.app, name)
+        if stream is None and not self.config.waits_for_publisher(self.app):
+            self.session.reject_play(e.stream_id, Status.PLAY_STREAM_NOT_FOUND,
+                                     f"No such stream: {name}")
+            return
+        stream = stream or self.hub.get_or_create(self.app, name)
+        cap = self.config.max_players_per_stream
+        if cap and len(stream.players) >= cap:
+            self.log.warning("play %r refused: %d players (max_players_per_stream)", name,
+                             len(stream.players))
+            self.session.reject_play(e.stream_id, Status.PLAY_FAILED, "Too many players.")
+            self.hub.discard_if_idle(stream)
+            return
+        msid = e.stream_id
+        self.session.accept_play(msid, name, e.reset)
+        self.wire.flush()  # Play.Start goes out before any media
+        chunk_size = self.session.out_chunk_size
+        outbox = Outbox(
+            self.wire, PlayerPolicy(stream, multitrack=self.session.caps.multitrack),
+            queue_size=self.config.queue_size,
+            encode=lambda packet: packet.chunked(chunk_size, msid),
+            on_notify=lambda published: self.session.play_notify(msid, name, published),
+            on_lag=lambda: self._on_lag(outbox), name=self.peer)
+        self.playing[msid] = _Play(stream, outbox, params)
+        stream.subscribe(outbox)
+        outbox.start()
+        self.log.info("play %r%s", name, "" if stream.is_live else " (waiting for publisher)")
+
+    def _on_lag(self, outbox: Outbox) -> None:
+        self.log.warning("player too far behind on %r (%d messages dropped); disconnecting",
+                         outbox.policy.stream.name, outbox.policy.dropped)
+        gevent.spawn(self.close)
+
+    def _on_stream_ended(self, e: ev.StreamEnded) -> None:
+        if e.role == "publish":
+            self._stop_publishing(e.stream_id)
+        else:
+            self._stop_playing(e.stream_id)
+
+    def _on_paused(self, e: ev.Paused) -> None:
+        play = self.playing.get(e.stream_id)
+        if play is not None:
+            play.outbox.policy.set_paused(e.paused)
+
+    def _on_media_selected(self, e: ev.MediaSelected) -> None:
+        play = self.playing.get(e.stream_id)
+        if play is not None:
+            play.outbox.policy.select(e.audio, e.video)
+
+    # -- ending -----------------------------------------------------------------------------------
+    def _stop_publishing(self, msid: int, notify: bool = True) -> None:
+        entry = self.publishing.pop(msid, None)
+        if entry is None:
+            return
+        stream, params = entry
+        self.hub.unpublish(stream, self)
+        self._notify_hook(self.hooks.on_publish_done, self, stream.name, params)
+        codecs = stream.codecs()
+        self.log.info("unpublish %r (%d messages, %d bytes; %s)", stream.name,
+                      stream.messages_in, stream.bytes_in,
+                      ", ".join(f"{k}={v}" for k, v in codecs.items()) or "no media")
+        self.session.end_publish(msid, notify=notify and not self.closed)
+
+    def _stop_playing(self, msid: int, flush: bool = True) -> None:
+        play = self.playing.pop(msid, None)
+        if play is None:
+            return
+        play.stream.unsubscribe(play.outbox)
+        play.outbox.stop(flush=flush and not self.closed, timeout=2.0)
+        self.session.end_play(msid)
+        self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
+        self.hub.discard_if_idle(play.stream)
+        self.log.info("stop playing %r", play.stream.name)
+
+    # -- API --------------------------------------------------------------------------------------
+    def stop_streams(self) -> None:
+        """End every publish of this connection (server shutdown); tell the client."""
+        for msid in list(self.publishing):
+            self._stop_publishing(msid)
+        try:
+            self.wire.flush()
+        except OSError:
+            pass
+
+    def request_reconnect(self, tc_url: str | None = None,
+                          description: str = "The server asks you to reconnect.") -> None:
+        """Enhanced RTMP v2 Reconnect Request (see ``ServerSession.request_reconnect``)."""
+        self.wire.flush(lambda: self.session.request_reconnect(tc_url, description))

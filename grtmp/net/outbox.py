@@ -1,0 +1,309 @@
+"""The write side of a connection and of each player on it: one lock, one socket, queues.
+
+:class:`Wire` owns a connection's socket for writing and its one lock: the session's own bytes
+(:meth:`~grtmp.protocol.server.ServerSession.data_to_send`) are drained and written while
+holding it, so replies produced by different greenlets go out in the order they were produced.
+
+:class:`Outbox` is one player: a bounded ``gevent.queue.Queue``, a writer greenlet, and a
+non-blocking direct send for the common case of a player with nothing waiting, which the
+publisher's greenlet writes to at once instead of waking the writer for every message. What the
+player gets or drops is decided by its :class:`~grtmp.live.player.PlayerPolicy`; the queue
+only holds what the policy let through.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+from gevent.lock import Semaphore
+from gevent.queue import Full, Queue
+
+from grtmp.errors import RTMPError
+from grtmp.live.packet import Packet
+from grtmp.live.player import PlayerPolicy
+
+__all__ = ["Wire", "Outbox"]
+
+log = logging.getLogger("grtmp.outbox")
+
+
+class Wire:
+    """A connection's socket, for writing, with the one lock every writer takes.
+
+    ``drain`` returns bytes another layer queued (the session's replies); it is called with the
+    lock held before each locked write, so those bytes never overtake each other.
+    """
+
+    def __init__(self, sock: Any, drain: Callable[[], bytes] | None = None):
+        self.sock = sock
+        self.lock = Semaphore()
+        self.drain = drain
+        self.closed = False
+        self.bytes_out = 0
+        # The non-blocking OS socket under a gevent socket, for the fast path (not for TLS,
+        # where bytes must go through the SSL object).
+        self.raw = None
+        if type(sock).__module__.startswith("gevent") and not hasattr(sock, "cipher"):
+            self.raw = getattr(sock, "_sock", None)
+
+    def flush(self, produce: Callable[[], None] | None = None) -> None:
+        """Under the lock: run ``produce`` (which queues bytes in the session), then write
+        everything the session has queued."""
+        with self.lock:
+            if produce is not None:
+                produce()
+            data = self.drain() if self.drain is not None else b""
+            if data:
+                self.sock.sendall(data)
+                self.bytes_out += len(data)
+
+    def send(self, data: bytes) -> None:
+        """Write ``data`` (after what the session queued), atomically for this connection."""
+        with self.lock:
+            pending = self.drain() if self.drain is not None else b""
+            if pending:
+                data = pending + data
+            self.sock.sendall(data)
+            self.bytes_out += len(data)
+
+    def try_send(self, data: bytes) -> Any:
+        """Write without blocking: None when all was sent, ``data`` itself when nothing was
+        (the caller queues it), or the unsent rest, in which case the lock stays held until
+        :meth:`finish` sends it."""
+        raw = self.raw
+        lock = self.lock
+        if raw is None or self.closed or lock.locked():
+            return data
+        # A non-blocking send never yields, so no other greenlet can write in between: the
+        # lock only needs taking when part of the message is left for the writer greenlet.
+        try:
+            n = raw.send(data)
+        except OSError:  # would block, or broken: the queued path deals with it
+            return data
+        if n:
+            self.bytes_out += n
+        if n == len(data):
+            return None
+        if n == 0:
+            return data
+        lock.acquire(blocking=False)  # free (checked above, nothing yielded since)
+        return memoryview(data)[n:]
+
+    def finish(self, rest: Any) -> None:
+        """Send the rest of a partly written message, then release the lock it kept."""
+        try:
+            self.sock.sendall(rest)
+            self.bytes_out += len(rest)
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Shut the socket down (the reading greenlet sees EOF and cleans up)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class _Event:
+    """A per-player item in the queue (a status to send), kept in order with the media."""
+
+    __slots__ = ("send",)
+
+    def __init__(self, send: Callable[[], None]):
+        self.send = send
+
+
+class _Remainder:
+    """The unsent end of a message written directly; the wire's lock is still held."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any):
+        self.data = data
+
+
+_STOP = object()
+
+
+class Outbox:
+    """One player's queue and writer greenlet over a :class:`Wire` (implements
+    :class:`~grtmp.live.player.Player`).
+
+    ``encode(packet)`` gives the bytes of a packet for this player (for RTMP, the packet
+    chunked for its chunk size and message stream id); ``on_notify(published)`` produces the
+    (un)publish notification in the session when the queue reaches it; ``on_lag()`` is called
+    once when the policy gives up on the player.
+    """
+
+    def __init__(self, wire: Wire, policy: PlayerPolicy, *, queue_size: int,
+                 encode: Callable[[Packet], bytes],
+                 on_notify: Callable[[bool], None] | None = None,
+                 on_lag: Callable[[], None] | None = None, name: str = ""):
+        self.wire = wire
+        self.policy = policy
+        self.queue: Queue = Queue(maxsize=queue_size)
+        self.encode = encode
+        self.on_notify = on_notify
+        self.on_lag = on_lag
+        self.name = name
+        self.initial: list[Packet] = []
+        #: Events that found the queue full; sent right after what is queued.
+        self.late: deque[Any] = deque()
+        #: The writer greenlet holds items it has not written yet.
+        self.busy = False
+        self.closed = False
+        self.packets_out = 0
+        self._writer: gevent.Greenlet | None = None
+
+    # -- Player: called from the publisher's greenlet, never blocks ------------------------------
+    def catch_up(self, packets: list[Packet]) -> None:
+        self.initial = packets
+
+    def offer(self, packet: Packet) -> None:
+        if self.closed:
+            return
+        policy = self.policy
+        queue = self.queue
+        p = policy.admit(packet, queue.qsize(), queue.maxsize)
+        if p is None:
+            if policy.lagged_out:
+                self._lagged()
+            return
+        if policy.resend:
+            headers, policy.resend = policy.resend, []
+            for header in headers:
+                self._deliver(header)
+        self._deliver(p)
+
+    def _deliver(self, packet: Packet) -> None:
+        if not self.busy and not self.initial and not self.late and not self.queue.qsize():
+            # Nothing is waiting for this player: write now (one non-blocking send).
+            try:
+                data = self.encode(packet)
+            except RTMPError as exc:  # a packet that cannot be sent: skip it, keep the player
+                log.warning("%s: skipping a packet: %s", self.name, exc)
+                return
+            rest = self.wire.try_send(data)
+            if rest is not data:
+                self.policy.written_ts = packet.timestamp
+                self.packets_out += 1
+                if rest is not None:  # partly sent: the writer finishes it before anything
+                    self.queue.put_nowait(_Remainder(rest))
+                return
+        try:
+            if self.late:  # an event waits behind a full queue: nothing may pass it
+                raise Full
+            self.queue.put_nowait(packet)
+        except Full:
+            self.policy.overflow(packet)
+            if self.policy.lagged_out:
+                self._lagged()
+
+    def notify(self, published: bool) -> None:
+        if self.on_notify is not None:
+            on_notify = self.on_notify
+            self._offer_event(_Event(lambda: self.wire.flush(lambda: on_notify(published))))
+
+    def _offer_event(self, event: _Event) -> None:
+        if self.closed:
+            return
+        if self.late:
+            self.late.append(event)
+            return
+        try:
+            self.queue.put_nowait(event)
+        except Full:  # keep it after the media already queued: the writer sends it after
+            self.late.append(event)
+
+    def _lagged(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.on_lag is not None:
+            self.on_lag()
+
+    # -- the writer greenlet -----------------------------------------------------------------------
+    def start(self) -> gevent.Greenlet:
+        """Run the greenlet that drains the queue, one write per batch."""
+        self._writer = gevent.spawn(self._write_loop)
+        return self._writer
+
+    def _write_loop(self) -> None:
+        q = self.queue
+        wire = self.wire
+        encode = self.encode
+        out: list[bytes] = []
+        last_ts: list[int] = []
+
+        def flush() -> None:
+            if out:
+                data = b"".join(out) if len(out) > 1 else out[0]
+                n = len(out)
+                out.clear()
+                wire.send(data)
+                self.packets_out += n
+                if last_ts:
+                    self.policy.written_ts = last_ts[0]
+                    last_ts.clear()
+
+        try:
+            while True:
+                if self.initial:
+                    items, self.initial = list(self.initial), []
+                elif self.late and not q.qsize():
+                    self.late.popleft().send()  # everything queued before it is written
+                    continue
+                else:
+                    items = [q.get()]
+                n = q.qsize()
+                while n:
+                    n -= 1
+                    items.append(q.get_nowait())
+                self.busy = True
+                for item in items:
+                    cls = item.__class__
+                    if cls is Packet:
+                        try:
+                            out.append(encode(item))
+                        except RTMPError as exc:  # one bad packet never ends the writer
+                            log.warning("%s: skipping a packet: %s", self.name, exc)
+                            continue
+                        last_ts[:] = (item.timestamp,)
+                    elif item is _STOP:
+                        flush()
+                        return
+                    elif cls is _Remainder:
+                        flush()
+                        wire.finish(item.data)
+                    else:  # an event: keep its order relative to the media around it
+                        flush()
+                        item.send()
+                flush()
+                self.busy = False
+        except (OSError, RTMPError):
+            self.closed = True
+
+    def stop(self, flush: bool = True, timeout: float = 5.0) -> None:
+        """Stop the writer greenlet, after what is queued when ``flush``."""
+        self.closed = True
+        w = self._writer
+        if w is None or w.dead:
+            return
+        if flush:
+            try:
+                self.queue.put(_STOP, timeout=timeout)
+            except Full:
+                w.kill(block=False)
+                return
+            w.join(timeout)
+        if not w.dead:
+            w.kill(block=False)
