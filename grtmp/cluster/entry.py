@@ -178,6 +178,10 @@ def decode(prefix: str, k: str, value: bytes, secret: bytes, *, now: float | Non
         mac = base64.b64decode(sig + b"=", altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise EntryError("signature is not base64url") from None
+    if base64.urlsafe_b64encode(mac).rstrip(b"=") != sig:
+        # One spelling per MAC (no "+" or "/", no stray low bits), so equal entries are
+        # equal bytes, as the store's compare-and-set needs.
+        raise EntryError("signature is not canonical base64url")
     app, name = parse_key(prefix, k)
     if not hmac.compare_digest(mac, _mac(secret, k, payload)):
         raise EntryError("bad signature (wrong secret or tampered entry)")

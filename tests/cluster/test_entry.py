@@ -85,7 +85,8 @@ K = "grtmp:stream:live/cam1"
 
 @pytest.mark.parametrize("value, reason", [
     (b'[1,"node-a","rtmp://x/live/cam1",1,2,3,4,1]', "not signed"),
-    (b"x" * 43 + b'.[1,"n","rtmp://x/a",1,2,3,4,1]', "bad signature"),
+    (b"A" * 43 + b'.[1,"n","rtmp://x/a",1,2,3,4,1]', "bad signature"),
+    (b"x" * 43 + b'.[1,"n","rtmp://x/a",1,2,3,4,1]', "not canonical"),
     (b"!" * 43 + b".[]", "base64"),
     (b"", "not signed"),
     (b"." * 5000, "longer than"),

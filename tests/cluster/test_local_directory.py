@@ -119,7 +119,7 @@ def test_pid_alive():
     assert not pid_alive(proc.pid)
 
 
-def _increment(path: str, key: str, n: int) -> None:
+def _increment(path: str, key: str, n: int, done) -> None:
     """Add 1 to a counter ``n`` times with compare-and-set (the lock is what makes it safe)."""
     store = FileStore(path)
     for _ in range(n):
@@ -128,12 +128,15 @@ def _increment(path: str, key: str, n: int) -> None:
             ok, _ = store.cas(key, cur, b"%d" % (int(cur or b"0") + 1), 60, 5)
             if ok:
                 break
+    # Stay alive until all are done: a value whose writer exited reads as absent.
+    done.wait(timeout=60)
     store.close()
 
 
 def test_compare_and_set_across_processes(runtime_dir):
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_increment, args=(runtime_dir, "counter", 150))
+    done = ctx.Barrier(3)
+    procs = [ctx.Process(target=_increment, args=(runtime_dir, "counter", 150, done))
              for _ in range(3)]
     for p in procs:
         p.start()
