@@ -17,7 +17,7 @@ from grtmp.cluster.policy import Backoff, Takeover
 from grtmp.cluster.redisdir import RedisDirectory
 from tests.cluster import sleep_probe
 from tests.cluster.conftest import ROOT, SECRET
-from tests.conftest import wait_until
+from tests.helpers import wait_until
 
 URL_A = "rtmp://10.0.0.1:1936/live/cam1"
 URL_B = "rtmp://10.0.0.2:1936/live/cam1"
@@ -295,9 +295,9 @@ def test_debug_sleep_never_blocks_the_hub_monkey_patched(redis_server):
 def test_stream_keeps_flowing_while_redis_sleeps(redis_server, make_server):
     """A real RTMP stream through a grtmp Server, while Redis sleeps 3 s under directory calls:
     every frame arrives, in order, with no gap over 100 ms."""
-    from grtmp.client import Client
     from grtmp.errors import RTMPError
-    from grtmp.message import VIDEO
+    from grtmp.net.client import Client
+    from grtmp.wire.message import VIDEO
 
     srv = make_server()
     url = f"rtmp://127.0.0.1:{srv.port}/live/flow"
