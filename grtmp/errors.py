@@ -50,6 +50,20 @@ class StreamBusy(CommandError):
         super().__init__(message, code)
 
 
+class StreamNotFound(CommandError):
+    """Play of a name nobody publishes where players do not wait for a publisher."""
+
+    def __init__(self, message: str, code: str = "NetStream.Play.StreamNotFound") -> None:
+        super().__init__(message, code)
+
+
+class TooManyPlayers(CommandError):
+    """Play refused by ``max_players_per_stream``."""
+
+    def __init__(self, message: str, code: str = "NetStream.Play.Failed") -> None:
+        super().__init__(message, code)
+
+
 class CodecError(RTMPError):
     """A media payload that cannot be parsed."""
 

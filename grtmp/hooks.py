@@ -18,9 +18,13 @@ Objects that do not subclass :class:`Hooks` but have some of these methods work 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["Decision", "Hooks", "PeerInfo", "as_hooks"]
+from grtmp.errors import CommandError
+from grtmp.names import split_name
+
+__all__ = ["Decision", "Hooks", "PeerInfo", "as_hooks", "decide_stream"]
 
 Decision = bool | str | None
 
@@ -79,3 +83,20 @@ def as_hooks(handler: Any) -> Hooks:
     if isinstance(handler, Hooks):
         return handler
     return _Wrapped(handler)
+
+
+def decide_stream(hook: Callable[..., Decision], conn: PeerInfo, name: str,
+                  params: dict[str, str], refused: str) -> tuple[str, dict[str, str]]:
+    """Ask an ``on_publish``/``on_play`` hook: the stream name and params to use.
+
+    A refusal raises :class:`CommandError` (the hook's own, or one with the ``refused`` code
+    when the hook answered False); a redirect returns the new name, its query string merged
+    into ``params``.
+    """
+    decision = hook(conn, name, params)
+    if decision is False:
+        raise CommandError(f"{name} is not allowed", refused)
+    if isinstance(decision, str) and decision:
+        new, extra = split_name(decision)
+        return new, {**params, **extra}
+    return name, params

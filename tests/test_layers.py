@@ -12,11 +12,11 @@ PKG = ROOT / "grtmp"
 
 #: Packages and modules that must import (and work) without gevent.
 PURE = ["grtmp.formats", "grtmp.amf", "grtmp.wire", "grtmp.media", "grtmp.protocol",
-        "grtmp.live", "grtmp.config", "grtmp.errors", "grtmp.logs", "grtmp.hooks",
+        "grtmp.live", "grtmp.config", "grtmp.errors", "grtmp.logs", "grtmp.hooks", "grtmp.names",
         "grtmp.cluster.entry", "grtmp.cluster.policy"]
 #: Layers, lowest first: a module may import its own layer and the ones below, never above.
 LAYERS = [
-    {"grtmp.errors", "grtmp.logs", "grtmp.formats"},
+    {"grtmp.errors", "grtmp.logs", "grtmp.formats", "grtmp.names"},
     {"grtmp.amf", "grtmp.wire", "grtmp.config"},
     {"grtmp.media"},
     {"grtmp.protocol", "grtmp.live", "grtmp.hooks"},

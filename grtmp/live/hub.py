@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grtmp.config import ServerConfig
-from grtmp.errors import StreamBusy
+from grtmp.errors import StreamBusy, StreamNotFound, TooManyPlayers
 from grtmp.live.record import Recorder, record_path
 from grtmp.live.stream import Stream
 from grtmp.logs import peer_text
 from grtmp.wire.chunk import BufferBudget
+
+if TYPE_CHECKING:
+    from grtmp.live.player import Player
 
 __all__ = ["StreamHub"]
 
@@ -59,6 +62,34 @@ class StreamHub:
         """``publisher`` stopped publishing ``stream`` (a no-op if it no longer was)."""
         if stream.publisher is publisher:
             stream.stop_publishing()
+        self.discard_if_idle(stream)
+
+    def open_play(self, app: str, name: str) -> Stream:
+        """The stream a new player of (app, name) joins (``stream.subscribe(player)``).
+
+        A name nobody publishes waits for a publisher (the stream is created), or raises
+        :class:`StreamNotFound` where the config says players of that app do not wait;
+        :class:`TooManyPlayers` past ``max_players_per_stream``.
+        """
+        stream = self.get(app, name)
+        if stream is None and not self.config.waits_for_publisher(app):
+            raise StreamNotFound(f"No such stream: {name}")
+        stream = stream or self.get_or_create(app, name)
+        cap = self.config.max_players_per_stream
+        if cap and len(stream.players) >= cap:
+            self.discard_if_idle(stream)
+            raise TooManyPlayers("Too many players.")
+        return stream
+
+    def play(self, app: str, name: str, player: Player) -> Stream:
+        """:meth:`open_play` and subscribe ``player``: the catch-up first, then live packets."""
+        stream = self.open_play(app, name)
+        stream.subscribe(player)
+        return stream
+
+    def stop_playing(self, stream: Stream, player: Player) -> None:
+        """Detach ``player``; the stream is forgotten once nobody publishes or plays it."""
+        stream.unsubscribe(player)
         self.discard_if_idle(stream)
 
     def discard_if_idle(self, stream: Stream) -> None:

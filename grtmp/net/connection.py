@@ -19,15 +19,22 @@ from typing import Any
 import gevent
 
 from grtmp.config import ServerConfig
-from grtmp.errors import CommandError, ConnectionClosed, HandshakeError, RTMPError
-from grtmp.hooks import Hooks, as_hooks
+from grtmp.errors import (
+    CommandError,
+    ConnectionClosed,
+    HandshakeError,
+    RTMPError,
+    TooManyPlayers,
+)
+from grtmp.hooks import Hooks, as_hooks, decide_stream
 from grtmp.live.hub import StreamHub
 from grtmp.live.player import PlayerPolicy
 from grtmp.live.stream import Stream
 from grtmp.logs import ContextLog, peer_text
 from grtmp.net.outbox import Outbox, Wire
+from grtmp.net.watchdog import watch
 from grtmp.protocol import events as ev
-from grtmp.protocol.server import ServerSession, split_name
+from grtmp.protocol.server import ServerSession
 from grtmp.protocol.status import Status
 from grtmp.wire.chunk import ChunkReader
 from grtmp.wire.handshake import server_handshake
@@ -152,7 +159,7 @@ class Conn:
             self.reader = reader = ChunkReader(rfile, max_message_size=cfg.max_message_size,
                                                max_chunk_streams=cfg.max_chunk_streams,
                                                budget=self.hub.buffer_budget)
-            self._watchdog = gevent.spawn(self._watch)
+            self._watchdog = gevent.spawn(watch, self)
             self._loop(reader)
         except ConnectionClosed as exc:
             if not self.closed:
@@ -213,56 +220,7 @@ class Conn:
         except OSError:
             pass
 
-    def _watch(self) -> None:
-        """Ping a silent peer and drop it when it stays silent past the idle timeout."""
-        cfg = self.config
-        interval = max(0.05, min(cfg.ping_interval, cfg.idle_timeout))
-        last = -1
-        silent_since = time.monotonic()
-        while not self.closed:
-            gevent.sleep(interval)
-            assert self.reader is not None
-            now = time.monotonic()
-            if self.reader.bytes_read != last:
-                last = self.reader.bytes_read
-                silent_since = now
-                continue
-            if now - silent_since >= cfg.idle_timeout:
-                self.log.warning("closing: no data for %.0fs", now - silent_since)
-                self.close()
-                return
-            # Never block the watchdog behind a writer stuck on a peer that does not read.
-            if not self.wire.lock.acquire(blocking=False):
-                continue
-            try:
-                self.session.ping(int(now * 1000))
-                with gevent.Timeout(interval):
-                    self.sock.sendall(self.session.data_to_send())
-            except (OSError, gevent.Timeout):
-                self.log.warning("closing: peer does not read (ping not sent)")
-                self.close()
-                return
-            finally:
-                self.wire.lock.release()
-
-    # -- hooks ------------------------------------------------------------------------------------
-    def _decide(self, hook: Any, *args: Any) -> tuple[bool, Any, CommandError | None]:
-        """Ask a deciding hook: (allowed, redirect or None, refusal)."""
-        try:
-            decision = hook(self, *args)
-        except CommandError as exc:
-            return False, None, exc
-        if decision is False:
-            return False, None, None
-        return True, decision if isinstance(decision, str) and decision else None, None
-
-    def _notify_hook(self, hook: Any, *args: Any) -> None:
-        try:
-            hook(*args)
-        except Exception:  # a notification must never break the connection
-            self.log.exception("%s hook failed", getattr(hook, "__name__", "hook"))
-
-    # -- events -----------------------------------------------------------------------------------
+    # -- events ---------------------------------------------------------------------------------
     def _on_media(self, e: ev.MediaReceived) -> None:
         entry = self.publishing.get(e.stream_id)
         if entry is not None:
@@ -279,34 +237,46 @@ class Conn:
             entry[0].set_metadata(dict(e.metadata), e.payload)
 
     def _on_connect(self, e: ev.ConnectRequested) -> None:
-        ok, redirect, refusal = self._decide(self.hooks.on_connect, dict(e.params))
-        if refusal is not None or not ok:
-            self.session.reject_connect(str(refusal) if refusal else "Connection refused.")
-        elif redirect is not None:
-            self.session.redirect_connect(redirect)
+        try:
+            decision = self.hooks.on_connect(self, dict(e.params))
+        except CommandError as exc:
+            self.session.reject_connect(str(exc))
+            return
+        if decision is False:
+            self.session.reject_connect("Connection refused.")
+        elif isinstance(decision, str) and decision:
+            self.session.redirect_connect(decision)
         else:
             self.connected = True
             self.session.accept_connect()
 
-    def _refusal(self, action: str, name: str, refusal: CommandError | None,
-                 default: str) -> tuple[str, str]:
-        reason = str(refusal) if refusal else f"{action} of {name} is not allowed"
-        code = refusal.code if refusal and refusal.code.startswith("NetStream.") else default
-        self.log.warning("%s %r rejected: %s", action, name, peer_text(reason))
-        return code, reason
+    def _notify_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:  # a notification must never break the connection
+            self.log.exception("%s hook failed", getattr(hook, "__name__", "hook"))
+
+    def _decide(self, action: str, hook: Any, e: Any, refused: str) -> tuple[str, dict] | None:
+        """The user's decision on a publish or play: (name, params), or None when refused
+        (the error status is queued)."""
+        try:
+            name, params = decide_stream(hook, self, e.name, dict(e.params), refused)
+        except CommandError as exc:
+            code = exc.code if exc.code.startswith("NetStream.") else refused
+            self.log.warning("%s %r rejected: %s", action, e.name, peer_text(str(exc)))
+            reject = self.session.reject_publish if action == "publish" \
+                else self.session.reject_play
+            reject(e.stream_id, code, str(exc))
+            return None
+        if name != e.name:
+            self.log.info("%s %r redirected to %r", action, e.name, peer_text(name))
+        return name, params
 
     def _on_publish(self, e: ev.PublishRequested) -> None:
-        params = dict(e.params)
-        ok, redirect, refusal = self._decide(self.hooks.on_publish, e.name, params)
-        if not ok:
-            self.session.reject_publish(e.stream_id, *self._refusal(
-                "publish", e.name, refusal, Status.PUBLISH_DENIED))
+        decided = self._decide("publish", self.hooks.on_publish, e, Status.PUBLISH_DENIED)
+        if decided is None:
             return
-        name = e.name
-        if redirect is not None:
-            self.log.info("publish %r redirected to %r", name, peer_text(redirect))
-            name, extra = split_name(redirect)
-            params.update(extra)
+        name, params = decided
         try:
             stream = self.hub.publish(self.app, name, self)
         except CommandError as exc:
@@ -318,33 +288,18 @@ class Conn:
         self.log.info("publish %r (%s)", name, peer_text(e.kind))
 
     def _on_play(self, e: ev.PlayRequested) -> None:
-        params = dict(e.params)
-        ok, redirect, refusal = self._decide(self.hooks.on_play, e.name, params)
-        if not ok:
-            self.session.reject_play(e.stream_id, *self._refusal(
-                "play", e.name, refusal, Status.PLAY_FAILED))
+        decided = self._decide("play", self.hooks.on_play, e, Status.PLAY_FAILED)
+        if decided is None:
             return
-        name = e.name
-        if redirect is not None:
-            self.log.info("play %r redirected to %r", name, peer_text(redirect))
-            name, extra = split_name(redirect)
-            params.update(extra)
-        stream = self.hub.get(self.app, name)
-        if stream is None and not self.config.waits_for_publisher(self.app):
-            self.session.reject_play(e.stream_id, Status.PLAY_STREAM_NOT_FOUND,
-                                     f"No such stream: {name}")
-            return
-        stream = stream or self.hub.get_or_create(self.app, name)
-        cap = self.config.max_players_per_stream
-        if cap and len(stream.players) >= cap:
-            self.log.warning("play %r refused: %d players (max_players_per_stream)", name,
-                             len(stream.players))
-            self.session.reject_play(e.stream_id, Status.PLAY_FAILED, "Too many players.")
-            self.hub.discard_if_idle(stream)
-            return
+        name, params = decided
         msid = e.stream_id
-        self.session.accept_play(msid, name, e.reset)
-        self.wire.flush()  # Play.Start goes out before any media
+        try:
+            stream = self.hub.open_play(self.app, name)
+        except CommandError as exc:
+            if isinstance(exc, TooManyPlayers):
+                self.log.warning("play %r refused: %s", name, exc)
+            self.session.reject_play(msid, exc.code, str(exc))
+            return
         chunk_size = self.session.out_chunk_size
         outbox = Outbox(
             self.wire, PlayerPolicy(stream, multitrack=self.session.caps.multitrack),
@@ -352,7 +307,9 @@ class Conn:
             encode=lambda packet: packet.chunked(chunk_size, msid),
             on_notify=lambda published: self.session.play_notify(msid, name, published),
             on_lag=lambda: self._on_lag(outbox), name=self.peer)
+        self.session.accept_play(msid, name, e.reset)
         self.playing[msid] = _Play(stream, outbox, params)
+        self.wire.flush()  # Play.Start goes out before any media
         stream.subscribe(outbox)
         outbox.start()
         self.log.info("play %r%s", name, "" if stream.is_live else " (waiting for publisher)")
@@ -396,11 +353,10 @@ class Conn:
         play = self.playing.pop(msid, None)
         if play is None:
             return
-        play.stream.unsubscribe(play.outbox)
+        self.hub.stop_playing(play.stream, play.outbox)
         play.outbox.stop(flush=flush and not self.closed, timeout=2.0)
         self.session.end_play(msid)
         self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
-        self.hub.discard_if_idle(play.stream)
         self.log.info("stop playing %r", play.stream.name)
 
     # -- API --------------------------------------------------------------------------------------

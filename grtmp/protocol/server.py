@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from grtmp.amf.command import (
     Command,
@@ -38,6 +37,7 @@ from grtmp.amf.values import UNDEFINED, ECMAArray
 from grtmp.config import ServerConfig
 from grtmp.errors import AMFError, ProtocolError, StateError
 from grtmp.logs import ContextLog, peer_text
+from grtmp.names import MAX_NAME, MAX_NAME_WITH_QUERY, MAX_URL, split_name
 from grtmp.protocol.events import (
     CAPS_EX_MODEX,
     CAPS_EX_MULTITRACK,
@@ -87,15 +87,10 @@ from grtmp.wire.message import (
     Message,
 )
 
-__all__ = ["ServerSession", "split_name", "SUPPORTED_FOURCCS", "MAX_NAME"]
+__all__ = ["ServerSession", "SUPPORTED_FOURCCS"]
 
 logger = logging.getLogger("grtmp.session")
 
-#: Longest app or stream name accepted (nginx-rtmp: NGX_RTMP_MAX_NAME), the longest stream
-#: name with its query string, and the longest tcUrl.
-MAX_NAME = 256
-MAX_NAME_WITH_QUERY = 2048
-MAX_URL = 2048
 #: FourCC info map bits (Enhanced RTMP v2): we forward every codec.
 FOURCC_CAN_FORWARD = 0x04
 #: Codecs grtmp relays (it forwards any FourCC; these are the ones it also parses).
@@ -104,13 +99,6 @@ SUPPORTED_FOURCCS = ("avc1", "hvc1", "av01", "vp09", "vp08", "vvc1",
 #: Control messages the session acts on (pings, the peer's window); the rest it skips.
 _FLOW_TYPES = frozenset({USER_CONTROL, WINDOW_ACK_SIZE, SET_PEER_BANDWIDTH})
 _IGNORED_COMMANDS = frozenset({"_result", "_error", "onStatus", "onBWDone"})
-
-
-def split_name(raw: str) -> tuple[str, dict[str, str]]:
-    """Split ``key?token=abc&x=1`` into the stream name and its query parameters."""
-    name, _, query = raw.partition("?")
-    params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    return name, params
 
 
 class ServerSession:
