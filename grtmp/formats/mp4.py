@@ -199,7 +199,18 @@ SAMPLE_FLAGS_SYNC = 0x02000000
 #: A non-sync sample that depends on others.
 SAMPLE_FLAGS_NON_SYNC = 0x01010000
 
-TkhdFlags = FlagsEnum(
+class _Flags(FlagsEnum):  # type: ignore[misc]
+    """``FlagsEnum`` whose build also leaves every flag, by name, in the context, so fields
+    declared ``If(this.flags.x, ...)`` work whether the flags were given as a partial dict, an
+    int or ``"a|b"``."""
+
+    def _build(self, obj: Any, stream: Any, context: Any, path: Any) -> Any:
+        value = self._encode(obj, context, path)
+        self.subcon._build(value, stream, context, path)
+        return self._decode(value, context, path)
+
+
+TkhdFlags = _Flags(
     Int24ub,
     track_enabled=0x000001,
     track_in_movie=0x000002,
@@ -208,7 +219,7 @@ TkhdFlags = FlagsEnum(
 )
 
 #: tf_flags of tfhd (8.8.7.1).
-TfhdFlags = FlagsEnum(
+TfhdFlags = _Flags(
     Int24ub,
     base_data_offset_present=0x000001,
     sample_description_index_present=0x000002,
@@ -220,7 +231,7 @@ TfhdFlags = FlagsEnum(
 )
 
 #: tr_flags of trun (8.8.8.1).
-TrunFlags = FlagsEnum(
+TrunFlags = _Flags(
     Int24ub,
     data_offset_present=0x000001,
     first_sample_flags_present=0x000004,
@@ -230,8 +241,8 @@ TrunFlags = FlagsEnum(
     sample_composition_time_offsets_present=0x000800,
 )
 
-UrlFlags = FlagsEnum(Int24ub, self_contained=0x000001)
-VmhdFlags = FlagsEnum(Int24ub, no_lean_ahead=0x000001)
+UrlFlags = _Flags(Int24ub, self_contained=0x000001)
+VmhdFlags = _Flags(Int24ub, no_lean_ahead=0x000001)
 
 #: ftyp / styp (4.3, 8.16.2): brands as readable strings.
 FileType = Struct(

@@ -322,7 +322,9 @@ class Segmenter:
             s = lead[i]
             t = _us(s.dts, ts)
             elapsed = t - seg
-            if (s.keyframe or audio_lead) and elapsed >= self._target_us - self._slack_us:
+            if audio_lead and elapsed >= self._target_us:
+                return t, True, i
+            if s.keyframe and not audio_lead and elapsed >= self._target_us - self._slack_us:
                 return t, True, i
             if elapsed >= self._max_seg_us:
                 return t, True, i

@@ -200,7 +200,7 @@ class MediaSource:
         self._vclock = _Clock()
         self._aclock = _Clock()
         self._audio_next: int | None = None  # next audio dts (samples)
-        self._audio_frame = 1024
+        self._audio_frame = 0  # AAC frame length; 0: from each packet (Opus TOC)
         self._warned: set[str] = set()
         self.dropped = 0
 
@@ -378,6 +378,7 @@ class MediaSource:
                 return  # AAC frames before (or without) their AudioSpecificConfig
             channels = 2 if track.data[0] & 0x04 else 1
             self.audio = _audio_config("opus", _opus_head(channels))
+            self._audio_frame = 0
             self._audio_next = None
             self._changed(out)
         data = bytes(track.data)
