@@ -37,7 +37,7 @@ from grtmp.hls.codecs import (
     strip_temporal_delimiters,
 )
 from grtmp.hls.inspect import parse_mp4
-from grtmp.hls.playlist import advance_part_limit, has_part, reload_ready
+from grtmp.hls.playlist import advance_part_limit, get_resource, has_part, reload_ready
 from grtmp.hls.source import MediaSample
 from grtmp.media import parse_av1_config
 from tests.hls_media import encode_flv, flv_messages, publish, uris
@@ -340,8 +340,8 @@ def test_segments_cut_on_keyframes_after_target_and_parts_bounded() -> None:
         assert s.parts[0].independent  # every segment starts with a key frame
         assert all(p.duration <= 0.5 + 1e-9 for p in s.parts)
         assert all(p.duration >= 0.85 * 0.5 for p in s.parts[:-1] if not p.independent)
-        assert s.data == b"".join(p.data for p in s.parts)
-        first = parse_mp4(s.parts[0].data)
+        assert s.data == b"".join(s.part_bytes(p) for p in s.parts)
+        first = parse_mp4(s.part_bytes(s.parts[0]))
         assert first[0].body.children[1].body.children[1].body.base_media_decode_time == round(
             s.start * 90000)
     assert seg.target_duration == 2
@@ -376,7 +376,7 @@ def test_video_only() -> None:
     seg = make(audio=False)
     feed_synthetic(seg, 7.0, audio=False)
     assert [round(s.duration, 3) for s in seg.segments] == [2.0, 2.0, 2.0]
-    moof = parse_mp4(seg.segments[0].parts[0].data)[0]
+    moof = parse_mp4(seg.segments[0].part_bytes(seg.segments[0].parts[0]))[0]
     assert len(moof.body.children) == 2  # mfhd + one traf
 
 
@@ -387,7 +387,7 @@ def test_audio_waits_for_video_part_boundaries() -> None:
     for s in seg.segments:
         t = s.start
         for p in s.parts:
-            moof = parse_mp4(p.data)[0]
+            moof = parse_mp4(s.part_bytes(p))[0]
             trafs = {tr.body.children[0].body.track_id: tr for tr in moof.body.children[1:]}
             v0 = trafs[1].body.children[1].body.base_media_decode_time / 90000
             a0 = trafs[2].body.children[1].body.base_media_decode_time / 48000
@@ -425,14 +425,17 @@ def test_memory_bound_after_many_segments() -> None:
     feed_synthetic(seg, 100.0, start=100.0)
     assert len(seg.segments) == 15 and seg.segments[-1].msn == 198
     assert len(seg.listed_segments) == 5
-    # part bytes are kept only near the live edge: 2 x 3 target durations
-    with_parts = [s for s in seg.segments if s.parts[0].data is not None]
-    assert 5 <= len(with_parts) <= 7
+    # complete segments hold their parts' bytes once (parts are slices of them)
+    assert all(p.data is None for s in seg.segments for p in s.parts)
     assert len(seg.init_segments()) == 1
     # twice the stream, the same memory (within a segment)
     assert abs(_held_bytes(seg) - held_100) <= seg.segments[-1].size
-    # 15 segments, the parts of 7, and the open segment
-    assert _held_bytes(seg) <= 24 * max(s.size for s in seg.segments)
+    # 15 segments and the open one
+    assert _held_bytes(seg) <= 16 * max(s.size for s in seg.segments)
+    # the oldest retained segment's parts are still served
+    oldest = seg.segments[0]
+    assert get_resource(seg, f"part{oldest.parts[-1].number}.m4s") == oldest.data[
+        oldest.parts[-1].offset:]
 
 
 def test_discontinuity_on_config_change() -> None:

@@ -137,13 +137,11 @@ def _find_segment(seg: Segmenter, msn: int) -> Segment | None:
     return None
 
 
-def _find_part(seg: Segmenter, number: int) -> Part | None:
+def _find_part(seg: Segmenter, number: int) -> tuple[Segment, Part] | None:
     for s in ([seg.current] if seg.current else []) + list(reversed(seg.segments)):
         if s.parts and s.parts[0].number <= number <= s.parts[-1].number:
-            for p in s.parts:
-                if p.number == number:
-                    return p
-            return None
+            index = number - s.parts[0].number  # parts of a segment are numbered in a row
+            return s, s.parts[index]
     return None
 
 
@@ -164,8 +162,8 @@ def get_resource(seg: Segmenter, name: str) -> bytes | NotReady | None:
         return NOT_READY
     if number >= seg.next_part_number:
         return None
-    part = _find_part(seg, number)
-    return part.data if part is not None else None
+    found = _find_part(seg, number)
+    return found[0].part_bytes(found[1]) if found is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,8 +324,6 @@ def render_media_playlist(seg: Segmenter) -> str:
         lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_date(s.date)}")
         if not s.complete or age[s.msn] < window:
             for p in s.parts:
-                if p.data is None:
-                    continue
                 uri = part_name(prefix, p.number)
                 line = f'#EXT-X-PART:DURATION={_dec(p.duration)},URI="{uri}"'
                 if p.independent:

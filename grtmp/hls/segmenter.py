@@ -10,9 +10,10 @@ Cutting rules (RFC 8216bis 4.4.4.9, 6.2.1):
   leading sample that would make it longer than the part target, so parts are never longer
   than ``PART-TARGET`` (unless one frame alone is); a part starting with a key frame (or any
   audio-only part) is ``INDEPENDENT=YES``.
-* A **segment** ends at the first video key frame at or after the target duration (audio only:
-  at the first frame at or after it), and in any case at ``max_segment_duration`` (a stream
-  without key frames still has bounded segments). A segment is the concatenation of its parts.
+* A **segment** ends at the first video key frame at or after the target duration (a key
+  frame less than 5 % or 100 ms early counts, for millisecond timestamps; audio only: at the
+  first frame at or after it), and in any case at ``max_segment_duration`` (a stream without
+  key frames still has bounded segments). A segment is the concatenation of its parts.
 * The other track's samples go to the part in which their decode time falls; a part waits for
   that track to reach its end, at most ``max_interleave`` seconds (a stalled track does not
   stall the stream). If the leading track stalls, parts are cut on the other track's timeline.
@@ -20,9 +21,11 @@ Cutting rules (RFC 8216bis 4.4.4.9, 6.2.1):
   init segment and carries ``EXT-X-DISCONTINUITY``.
 
 Memory is bounded: the last ``max_segments`` complete segments are listed, ``retain_segments``
-more stay downloadable after they leave the playlist (6.2.2), the bytes of parts are kept only
-while their segment is near the live edge (listed, then downloadable for three target
-durations more), and init segments only while a retained segment uses them.
+more stay downloadable after they leave the playlist (6.2.2), and init segments are kept only
+while a retained segment uses them. Every byte is held once: a part's bytes are built once when
+it is published, and when its segment completes they are joined into the segment's bytes, of
+which the part is then a slice (parts stay downloadable as long as their segment, well over
+the three target durations 6.2.2 asks after their tags leave the playlist).
 """
 
 from __future__ import annotations
@@ -86,8 +89,8 @@ class HLSConfig:
 @dataclass(eq=False)
 class Part:
     """A published part: stream-wide ``number`` (its resource name), parent ``msn`` and its
-    ``index`` in that segment, duration (s), independence, and its bytes (``None`` once
-    dropped from memory)."""
+    ``index`` in that segment, duration (s), independence, size, and its bytes while its
+    segment is open (then they live in the segment's bytes, at ``offset``)."""
 
     number: int
     msn: int
@@ -96,6 +99,7 @@ class Part:
     independent: bool
     data: bytes | None
     size: int = 0
+    offset: int = 0
 
 
 @dataclass(eq=False)
@@ -131,6 +135,13 @@ class Segment:
     data: bytes | None = None
     size: int = 0
     complete: bool = False
+
+    def part_bytes(self, part: Part) -> bytes:
+        """The bytes of one of this segment's parts (a slice of the segment once complete)."""
+        if part.data is not None:
+            return part.data
+        assert self.data is not None
+        return self.data[part.offset:part.offset + part.size]
 
 
 def _us(ticks: int, timescale: int) -> int:
@@ -379,6 +390,10 @@ class Segmenter:
         seg.duration = max(0.0, end / 1e6 - seg.start)
         seg.data = b"".join(p.data or b"" for p in seg.parts)
         seg.size = len(seg.data)
+        offset = 0
+        for p in seg.parts:  # from now on a part is a slice of the segment: held once
+            p.offset, p.data = offset, None
+            offset += p.size
         seg.complete = True
         self._max_segment_rounded = max(self._max_segment_rounded, int(seg.duration + 0.5))
         self.segments.append(seg)
@@ -387,19 +402,7 @@ class Segmenter:
             self.discontinuity_sequence += 1
         while len(self.segments) > listed + self.config.retain_segments:
             self.segments.popleft()
-        self._drop_old_part_bytes()
         self.version += 1
-
-    def _drop_old_part_bytes(self) -> None:
-        """Parts stay downloadable for ``part_window`` target durations after their tags leave
-        the playlist (RFC 8216bis 6.2.2), then their bytes go."""
-        keep = 2 * self.config.part_window * self.target_duration
-        age = 0.0
-        for seg in reversed(self.segments):
-            if age > keep:
-                for p in seg.parts:
-                    p.data = None
-            age += seg.duration
 
     # -- views ---------------------------------------------------------------------------
 
