@@ -412,6 +412,81 @@ def test_stalled_video_cuts_parts_on_audio() -> None:
     assert len(seg.segments) >= 1  # forced at max_segment_duration
 
 
+def _samples_in(data: bytes) -> dict[int, list[tuple[int, int, bytes, int]]]:
+    """(dts, duration, bytes, cts) per track id, read back from fragments with the
+    declarations: decode times rebuilt from tfdt and the trun durations."""
+    out: dict[int, list[tuple[int, int, bytes, int]]] = {}
+    boxes = parse_mp4(data)
+    for moof, mdat in zip(boxes[::2], boxes[1::2]):
+        assert (moof.type, mdat.type) == ("moof", "mdat")
+        for traf in moof.body.children[1:]:
+            tfhd, tfdt, trun = traf.body.children
+            t = tfdt.body.base_media_decode_time
+            pos = trun.body.data_offset
+            for rec in trun.body.samples:
+                body = data[moof.offset + pos:moof.offset + pos + rec.size]
+                out.setdefault(tfhd.body.track_id, []).append(
+                    (t, rec.duration, body, rec.composition_time_offset or 0))
+                t += rec.duration
+                pos += rec.size
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frames=st.lists(st.tuples(st.integers(1800, 5400), st.booleans()), min_size=1,
+                    max_size=200),
+    audio=st.booleans(),
+    video=st.booleans(),
+    part=st.sampled_from([0.2, 1 / 3, 0.5]),
+)
+def test_segmenter_keeps_every_sample_in_order(frames, audio, video, part) -> None:
+    """Whatever the frame timing and key frames: every sample comes out once, in order, with
+    its decode time, duration, bytes and composition offset; parts respect the part target;
+    segments start with a key frame unless forced."""
+    if not audio and not video:
+        video = True
+    seg = make(HLSConfig(segment_duration=1.0, part_duration=part, max_segments=1000,
+                         max_segment_duration=3.0), video=video, audio=audio)
+    events = []
+    t = 0
+    sent_v, sent_a = [], []
+    for i, (duration, key) in enumerate(frames):
+        if video:
+            smp = Sample(t, duration, i.to_bytes(2, "big") * 3, keyframe=key or i == 0,
+                         cts=(i % 3) * 1800 - 1800)
+            sent_v.append(smp)
+            events.append((t / 90000, 0, smp))
+        t += duration
+    n_audio = t * 48000 // 90000 // 1024 if video else len(frames)
+    for j in range(n_audio if audio else 0):
+        smp = Sample(j * 1024, 1024, b"A" + j.to_bytes(3, "big"))
+        sent_a.append(smp)
+        events.append((j * 1024 / 48000, 1, smp))
+    events.sort(key=lambda e: (e[0], e[1]))
+    for _, kind, smp in events:
+        seg.add_sample("video" if kind == 0 else "audio", smp)
+    seg.finish()
+    data = b"".join(s.data for s in seg.segments)
+    got = _samples_in(data)
+    ids = {}
+    if video:
+        ids[1] = sent_v
+    if audio:
+        ids[2 if video else 1] = sent_a
+    assert set(got) == set(ids)
+    for tid, sent in ids.items():
+        assert got[tid] == [(s.dts, s.duration, s.data, s.cts) for s in sent]
+    for s in seg.segments:
+        assert s.data == b"".join(s.part_bytes(p) for p in s.parts)
+        for p in s.parts[:-1]:
+            assert p.duration <= part + 1e-6 or p.duration <= 5400 / 90000 + 1e-6
+        if video and s.msn > 0 and s.duration < 3.0 - 1e-6:
+            assert s.parts[0].independent
+    numbers = [p.number for s in seg.segments for p in s.parts]
+    assert numbers == list(range(len(numbers)))
+
+
 def _held_bytes(seg: Segmenter) -> int:
     segs = list(seg.segments) + ([seg.current] if seg.current else [])
     return sum(s.size for s in segs) + sum(len(p.data or b"") for s in segs for p in s.parts)
@@ -500,7 +575,10 @@ def test_media_playlist_tags() -> None:
     assert pl.count("#EXT-X-PROGRAM-DATE-TIME:") == 5  # 4 segments + the open one
     # parts only near the live edge (3 target durations), and the open segment's parts
     parts = parts_of(pl)
-    assert 0 < len(parts) < 4 * 4 + len(seg.current.parts)
+    per_segment = [len(parts_of(chunk)) for chunk in pl.split("#EXTINF:")]
+    # segments 2..5 listed (12 s fed, 1.3 s open): segment 2 ends 7.3 s before the edge
+    assert per_segment[0] == 0 and all(n > 0 for n in per_segment[1:])
+    assert per_segment[-1] == len(seg.current.parts)
     assert parts[-1][1] == f"part{seg.next_part_number - 1}.m4s"
     assert all(d <= target + 1e-9 for d, _, _ in parts)
     # every EXT-X-PART precedes its segment's EXTINF, the hint comes last
