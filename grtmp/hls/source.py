@@ -233,6 +233,7 @@ class MediaSource:
         held = self._release_held(None)
         if held:
             out.append(held)
+        self._need_key = True  # a next publisher starts at a key frame
         return out
 
     # -- routing and probing -------------------------------------------------------------

@@ -22,6 +22,13 @@ and ``hls.end()`` when the publisher leaves. Viewer side, per HTTP request::
     data = hls.get_resource(name)
     while data is NOT_READY: wait (bounded), then hls.get_resource(name) again
     None -> 404; bytes -> 200 with hls.content_type(name)
+
+Suggested caching: playlists ``no-cache``; init segments, segments and parts never change once
+served (names are never reused within a stream; give each publish its own ``prefix`` so they
+are not reused across publishes either), so a long ``max-age`` suits them.
+
+Not thread-safe: call it from one greenlet at a time (gevent never switches inside it), or under
+one lock when threads are involved (as ``tests/interop/test_hls_browser.py`` does).
 """
 
 from __future__ import annotations

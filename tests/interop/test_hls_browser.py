@@ -5,7 +5,8 @@ layer will (one lock and condition around the pure core; blocking playlist reloa
 ``_HLS_msn``/``_HLS_part``, bounded by ``block_timeout``; the preload-hinted part answered
 when ready), while a publisher thread feeds a real encode in real time. The page reports what
 hls.js did: it must load parts (low-latency mode), use blocking reloads, play with no fatal
-error and stay close to the live edge.
+error (a codec configuration change included: discontinuity and new init segment) and stay
+close to the live edge.
 
 Needs Chromium and hls.js (``npm install hls.js`` in the repository or in tests/interop, or
 ``GRTMP_HLSJS=/path/to/hls.min.js``); skips, saying which is missing, otherwise.
@@ -50,7 +51,9 @@ const t0 = performance.now();
 let sent = false;
 const timer = setInterval(() => {
   const elapsed = performance.now() - t0;
-  if (sent || (v.currentTime < 6 && elapsed < 30000 && !out.errors.some(e => e[2]))) return;
+  if (sent || (v.currentTime < %UNTIL% && elapsed < 30000 && !out.errors.some(e => e[2]))) {
+    return;
+  }
   sent = true;
   clearInterval(timer);
   out.currentTime = v.currentTime;
@@ -159,22 +162,35 @@ def _publish(srv: _Server, messages: list[tuple[int, int, bytes]], stop: threadi
         srv.cond.notify_all()
 
 
-@pytest.mark.parametrize(("vcodec", "acodec"), [("libx264", "aac"), ("libsvtav1", "libopus")])
-def test_hlsjs_low_latency_playback(vcodec: str, acodec: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("vcodec", "acodec", "switch"), [
+    ("libx264", "aac", False),
+    ("libsvtav1", "libopus", False),
+    ("libx264", "aac", True),  # a new codec configuration at 6 s: discontinuity, new init
+])
+def test_hlsjs_low_latency_playback(vcodec: str, acodec: str, switch: bool,
+                                    tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     script = _hlsjs()
     if chromium is None:
         pytest.skip("chromium is not installed")
     if script is None:
         pytest.skip("hls.js not found (npm install hls.js, or set GRTMP_HLSJS)")
-    messages = flv_messages(encode_flv(vcodec, acodec, seconds=16.0, gop=25))
+    until = 6
+    if switch:
+        first = flv_messages(encode_flv(vcodec, acodec, seconds=6.0, gop=25))
+        second = flv_messages(encode_flv(vcodec, acodec, seconds=10.0, gop=25, bframes=2))
+        messages = first + [(t, ts + 6000, p) for t, ts, p in second]
+        until = 9  # well past the discontinuity
+    else:
+        messages = flv_messages(encode_flv(vcodec, acodec, seconds=16.0, gop=25))
     hls = HLSStream(HLSConfig(segment_duration=1.0, part_duration=0.25), name=vcodec)
     # the CODECS the stream will have, for the page's MediaSource.isTypeSupported check
     probe = HLSStream(HLSConfig())
     for m in messages[:40]:
         probe.feed(*m)
     codecs = ",".join(t.codec_string for t in probe.source.tracks.tracks)
-    srv = _Server(hls, PAGE.replace("%CODECS%", codecs), script.read_bytes())
+    page = PAGE.replace("%CODECS%", codecs).replace("%UNTIL%", str(until))
+    srv = _Server(hls, page, script.read_bytes())
     serve = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                              daemon=True)
     serve.start()
@@ -206,6 +222,9 @@ def test_hlsjs_low_latency_playback(vcodec: str, acodec: str, tmp_path: Path) ->
     assert r["partTarget"] == pytest.approx(0.25)
     assert r["parts"] >= 5, r  # hls.js loaded parts: low-latency mode is on
     assert any("_HLS_msn=" in q and "_HLS_part=" in q for q in srv.playlist_queries)
-    assert r["currentTime"] >= 6, r
-    assert r["frames"] > 100 and r["width"] == 160
-    assert r["latency"] < 3.0, r  # near the live edge (part hold back is 0.75 s)
+    assert r["currentTime"] >= until, r
+    if switch:
+        assert "#EXT-X-DISCONTINUITY" in hls.playlist() or hls.segmenter.discontinuity_sequence
+    assert r["frames"] > 50 and r["width"] == 160
+    # near the live edge (part hold back 0.75 s; a classic client would be ~3 segments back)
+    assert r["latency"] < 4.0, r
