@@ -798,3 +798,19 @@ def test_garbage_messages_never_break_the_stream(messages) -> None:
     hls.end()
     hls.playlist()
     assert hls.errors <= len(messages)
+
+
+def test_video_arriving_late_after_a_stall_keeps_every_sample() -> None:
+    """Audio sent 2 s ahead of video (more than max_interleave): parts are cut on the audio,
+    the late video joins later parts; no part goes back in time and nothing is lost."""
+    seg = make(HLSConfig(max_interleave=0.5, max_segments=100))
+    feed_synthetic(seg, 1.0)
+    feed_synthetic(seg, 2.0, video=False, start=1.0)  # audio runs ahead...
+    feed_synthetic(seg, 2.0, audio=False, start=1.0)  # ...then the late video
+    feed_synthetic(seg, 3.0, start=3.0)
+    seg.finish()
+    parts = [p for s in seg.segments for p in s.parts]
+    assert all(p.duration >= 0 for p in parts)
+    got = _samples_in(b"".join(s.data for s in seg.segments))
+    assert [x[0] for x in got[1]] == [i * 3600 for i in range(150)]
+    assert [x[0] for x in got[2]] == [i * 1024 for i in range(len(got[2]))]

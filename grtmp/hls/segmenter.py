@@ -332,6 +332,8 @@ class Segmenter:
         for i in range(1, len(lead)):
             s = lead[i]
             t = _us(s.dts, ts)
+            if t <= start:
+                continue  # late leading samples (after a stall) join the current part
             elapsed = t - seg
             if audio_lead and elapsed >= self._target_us:
                 return t, True, i
