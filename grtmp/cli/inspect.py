@@ -1,8 +1,12 @@
-"""grtmp-inspect: print the tags of an FLV file with their codec details.
+"""grtmp-inspect: print the tags of an FLV file with their codec details, or the boxes of an
+fMP4 file (HLS init segment, segment or part).
 
 ``grtmp-inspect FILE.flv`` prints a table (index, type, timestamp, size, codec, details such as
 frame type, composition time, NAL unit types, and the parsed codec configuration: profile,
 level, picture size, frame rate, sample rate, channels); ``--json`` prints the same as JSON.
+
+An MP4 file is recognised by its first box (``ftyp``, ``styp``, ``moov``, ``moof``...) and shown
+as a box tree by :func:`grtmp.hls.inspect.describe_mp4`.
 
 The work is done by :func:`inspect_source`, which takes any iterable of
 ``(type_id, timestamp, payload)``, so a live ``rtmp://`` source can be plugged in later.
@@ -31,7 +35,8 @@ from grtmp.media import (
 )
 from grtmp.media.flv import FLVReader
 
-__all__ = ["inspect_source", "inspect_file", "format_table", "to_jsonable", "main"]
+__all__ = ["inspect_source", "inspect_file", "inspect_mp4_file", "format_table", "to_jsonable",
+           "main"]
 
 TYPE_NAMES = {8: "audio", 9: "video", 18: "script"}
 
@@ -221,6 +226,18 @@ def inspect_file(path: str, *, limit: int | None = None) -> dict[str, Any]:
         }
 
 
+def inspect_mp4_file(path: str) -> dict[str, Any] | None:
+    """The box tree of an fMP4 file, or None if ``path`` does not start with an MP4 box."""
+    from ..hls.inspect import describe_mp4, is_mp4
+
+    with open(path, "rb") as f:
+        if not is_mp4(f.read(8)):
+            return None
+        f.seek(0)
+        data = f.read()
+    return {"file": path, "format": "mp4", "boxes": describe_mp4(data)}
+
+
 def inspect_rtmp(url: str, *, limit: int | None = None,
                  timeout: float = 10.0) -> dict[str, Any]:
     """Play ``rtmp://host/app/name`` and inspect what arrives (metadata, headers, frames).
@@ -338,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.file.startswith(("rtmp://", "rtmps://")):
         return _main_rtmp(args)
     try:
+        mp4 = inspect_mp4_file(args.file)
+        if mp4 is not None:
+            return _print_mp4(mp4, args.json)
         result = inspect_file(args.file, limit=args.limit)
     except OSError as exc:
         print(f"grtmp-inspect: {exc}", file=sys.stderr)
@@ -354,6 +374,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(result["tags"]))
         if result["truncated"]:
             print(f"(file truncated at offset {result['truncated_at']})")
+    return 0
+
+
+def _print_mp4(result: dict[str, Any], as_json: bool) -> int:
+    from ..hls.inspect import format_mp4_tree
+
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['file']}: MP4, {len(result['boxes'])} top-level boxes")
+        print(format_mp4_tree(result["boxes"]))
     return 0
 
 

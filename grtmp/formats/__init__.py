@@ -7,7 +7,8 @@ Parse with them directly, for example::
     tag = FlvTag.parse(data[13:])      # the first tag after the header and PreviousTagSize0
 
 The modules: :mod:`.handshake`, :mod:`.chunk`, :mod:`.control`, :mod:`.amf`, :mod:`.flv`,
-:mod:`.video`, :mod:`.audio`, :mod:`.avc`, :mod:`.hevc`, :mod:`.av1`, :mod:`.aac`.
+:mod:`.video`, :mod:`.audio`, :mod:`.avc`, :mod:`.hevc`, :mod:`.av1`, :mod:`.aac`, :mod:`.mp4`
+(ISO BMFF boxes for fMP4 / LL-HLS).
 """
 
 from grtmp.formats.flv import (
