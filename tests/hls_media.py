@@ -14,9 +14,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from grtmp.flv import FLVReader
 from grtmp.hls import HLSStream
 from grtmp.hls.codecs import strip_temporal_delimiters
+from grtmp.media.flv import FLVReader
 
 W, H = 160, 120
 

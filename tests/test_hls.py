@@ -232,7 +232,7 @@ def test_source_waits_for_both_sequence_headers_then_probes() -> None:
 
 
 def test_source_metadata_says_which_tracks() -> None:
-    from grtmp import amf0
+    from grtmp.amf import amf0
 
     meta = amf0.encode("@setDataFrame", "onMetaData", {"audiocodecid": 10.0})
     src = MediaSource()

@@ -228,7 +228,7 @@ def inspect_file(path: str, *, limit: int | None = None) -> dict[str, Any]:
 
 def inspect_mp4_file(path: str) -> dict[str, Any] | None:
     """The box tree of an fMP4 file, or None if ``path`` does not start with an MP4 box."""
-    from ..hls.inspect import describe_mp4, is_mp4
+    from grtmp.hls.inspect import describe_mp4, is_mp4
 
     with open(path, "rb") as f:
         if not is_mp4(f.read(8)):
@@ -378,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print_mp4(result: dict[str, Any], as_json: bool) -> int:
-    from ..hls.inspect import format_mp4_tree
+    from grtmp.hls.inspect import format_mp4_tree
 
     if as_json:
         print(json.dumps(result, indent=2))

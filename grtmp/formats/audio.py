@@ -21,7 +21,7 @@ from construct import (
     this,
 )
 
-from .video import ModExEntry, MultitrackHeader, TrackHeader
+from grtmp.formats.video import ModExEntry, MultitrackHeader, TrackHeader
 
 __all__ = [
     "SOUND_FORMATS",

@@ -57,9 +57,9 @@ from construct import (
 )
 from construct.core import stream_read, stream_read_entire, stream_tell, stream_write
 
-from .av1 import AV1CodecConfigurationRecord
-from .avc import AVCDecoderConfigurationRecord
-from .hevc import HEVCDecoderConfigurationRecord
+from grtmp.formats.av1 import AV1CodecConfigurationRecord
+from grtmp.formats.avc import AVCDecoderConfigurationRecord
+from grtmp.formats.hevc import HEVCDecoderConfigurationRecord
 
 __all__ = [
     "Box",

@@ -6,18 +6,18 @@ fragments), :mod:`.segmenter` (parts and segments), :mod:`.playlist` (playlists,
 reload, resources), :mod:`.inspect` (describe fMP4 bytes box by box).
 """
 
-from .fmp4 import Sample, TrackConfig, build_fragment, build_init_segment
-from .inspect import describe_mp4, is_mp4
-from .playlist import (
+from grtmp.hls.fmp4 import Sample, TrackConfig, build_fragment, build_init_segment
+from grtmp.hls.inspect import describe_mp4, is_mp4
+from grtmp.hls.playlist import (
     NOT_READY,
     BadRequest,
     DeliveryDirectives,
     NotReady,
     parse_delivery_directives,
 )
-from .segmenter import HLSConfig, Segmenter
-from .source import MediaSample, MediaSource, TracksChanged
-from .stream import HLSStream
+from grtmp.hls.segmenter import HLSConfig, Segmenter
+from grtmp.hls.source import MediaSample, MediaSource, TracksChanged
+from grtmp.hls.stream import HLSStream
 
 __all__ = [
     "HLSStream",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from construct import ConstructError
 
-from ..errors import CodecError
-from ..formats.aac import AudioSpecificConfig
-from ..formats.hevc import HEVCDecoderConfigurationRecord
-from ..media import AV1Config, parse_audio_specific_config
+from grtmp.errors import CodecError
+from grtmp.formats.aac import AudioSpecificConfig
+from grtmp.formats.hevc import HEVCDecoderConfigurationRecord
+from grtmp.media import AV1Config, parse_audio_specific_config
 
 __all__ = [
     "avc_codec_string",

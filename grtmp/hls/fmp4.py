@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 from construct import ConstructError
 
-from ..errors import CodecError
-from ..formats.audio import OpusHead
-from ..formats.mp4 import (
+from grtmp.errors import CodecError
+from grtmp.formats.audio import OpusHead
+from grtmp.formats.mp4 import (
     SAMPLE_FLAGS_NON_SYNC,
     SAMPLE_FLAGS_SYNC,
     Box,

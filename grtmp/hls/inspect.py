@@ -15,8 +15,8 @@ from typing import Any
 
 from construct import ConstructError, Container, ListContainer
 
-from ..errors import FormatError
-from ..formats.mp4 import Box
+from grtmp.errors import FormatError
+from grtmp.formats.mp4 import Box
 
 __all__ = ["parse_mp4", "describe_mp4", "format_mp4_tree", "is_mp4", "MP4_FIRST_BOXES"]
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
-from ..errors import ProtocolError
-from .segmenter import Part, Segment, Segmenter
+from grtmp.errors import ProtocolError
+from grtmp.hls.segmenter import Part, Segment, Segmenter
 
 __all__ = [
     "BadRequest",

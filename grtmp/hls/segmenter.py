@@ -37,9 +37,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import CodecError
-from .fmp4 import Sample, TrackConfig, TrackRun, build_fragment, build_init_segment
-from .source import MediaSample, SourceEvent, TracksChanged
+from grtmp.errors import CodecError
+from grtmp.hls.fmp4 import Sample, TrackConfig, TrackRun, build_fragment, build_init_segment
+from grtmp.hls.source import MediaSample, SourceEvent, TracksChanged
 
 __all__ = ["HLSConfig", "Segmenter", "Segment", "Part", "Period"]
 

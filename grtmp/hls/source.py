@@ -36,18 +36,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..errors import AMFError
-from ..media import (
-    AudioPacketType,
-    VideoPacketType,
-    parse_audio,
-    parse_av1_config,
-    parse_avc_config,
-    parse_hevc_config,
-    parse_opus_head,
-    parse_video,
-)
-from .codecs import (
+from grtmp.errors import AMFError
+from grtmp.hls.codecs import (
     OPUS_CODEC_STRING,
     aac_codec_string,
     aac_frame_length,
@@ -57,7 +47,17 @@ from .codecs import (
     opus_packet_samples,
     strip_temporal_delimiters,
 )
-from .fmp4 import VIDEO_TIMESCALE, Sample, TrackConfig
+from grtmp.hls.fmp4 import VIDEO_TIMESCALE, Sample, TrackConfig
+from grtmp.media import (
+    AudioPacketType,
+    VideoPacketType,
+    parse_audio,
+    parse_av1_config,
+    parse_avc_config,
+    parse_hevc_config,
+    parse_opus_head,
+    parse_video,
+)
 
 __all__ = [
     "MediaSource",
@@ -161,7 +161,7 @@ def _opus_head(channels: int) -> bytes:
 
 def _audio_config(codec: str, body: bytes) -> TrackConfig:
     if codec == "aac":
-        from ..media import parse_audio_specific_config
+        from grtmp.media import parse_audio_specific_config
 
         asc = parse_audio_specific_config(body)
         return TrackConfig(kind="audio", codec="aac", codec_string=aac_codec_string(body),
@@ -406,7 +406,7 @@ class MediaSource:
 
     def _on_data(self, payload: bytes) -> None:
         """onMetaData says which tracks to wait for (when the caller did not say)."""
-        from .. import amf0
+        from grtmp.amf import amf0
 
         try:
             values = amf0.decode_all(payload)

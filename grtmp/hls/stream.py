@@ -37,11 +37,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..errors import CodecError
-from . import playlist as _pl
-from .playlist import DeliveryDirectives, NotReady
-from .segmenter import HLSConfig, Segmenter
-from .source import DEFAULT_PROBE_MS, MediaSource
+from grtmp.errors import CodecError
+from grtmp.hls import playlist as _pl
+from grtmp.hls.playlist import DeliveryDirectives, NotReady
+from grtmp.hls.segmenter import HLSConfig, Segmenter
+from grtmp.hls.source import DEFAULT_PROBE_MS, MediaSource
 
 __all__ = ["HLSStream"]
 
