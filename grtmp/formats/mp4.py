@@ -23,7 +23,6 @@ import io
 from typing import Any
 
 from construct import (
-    Adapter,
     Array,
     BitsInteger,
     BitStruct,
@@ -34,10 +33,8 @@ from construct import (
     Default,
     Enum,
     Flag,
-    FlagsEnum,
     GreedyBytes,
     GreedyRange,
-    If,
     IfThenElse,
     Int8ub,
     Int16sb,
@@ -60,6 +57,24 @@ from construct.core import stream_read, stream_read_entire, stream_tell, stream_
 from grtmp.formats.av1 import AV1CodecConfigurationRecord
 from grtmp.formats.avc import AVCDecoderConfigurationRecord
 from grtmp.formats.hevc import HEVCDecoderConfigurationRecord
+from grtmp.formats.mp4_fields import (
+    SAMPLE_FLAGS_NON_SYNC,
+    SAMPLE_FLAGS_SYNC,
+    UNITY_MATRIX,
+    FourCC,
+    HandlerType,
+    Language,
+    SampleFlags,
+    TfhdFlags,
+    TkhdFlags,
+    TrunFlags,
+    UrlFlags,
+    Utf8Name,
+    VmhdFlags,
+    full_box,
+    optional,
+    versioned,
+)
 
 __all__ = [
     "Box",
@@ -94,156 +109,6 @@ __all__ = [
     "full_box",
 ]
 
-#: The identity transformation matrix of mvhd/tkhd (16.16 and 2.30 fixed point, 8.3.2.3).
-UNITY_MATRIX = (0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
-
-
-def full_box(flags: Construct, *fields: Any) -> Struct:
-    """A FullBox body (14496-12 4.2): version (u8), flags (u24, given as ``flags``), fields."""
-    return Struct("version" / Default(Int8ub, 0), "flags" / flags, *fields)
-
-
-def _opt(cond: Any, subcon: Construct) -> Construct:
-    """An optional field (``If``) that may be left out when building."""
-    return Default(If(cond, subcon), None)
-
-
-def _versioned(name: str) -> Any:
-    """A 32-bit field in version 0 boxes, 64-bit in version 1 (mvhd, tkhd, mdhd, tfdt...)."""
-    return name / IfThenElse(this.version == 1, Int64ub, Int32ub)
-
-
-class _Utf8Name(Adapter):  # type: ignore[misc]
-    """A null-terminated UTF-8 string filling the rest of the box (hdlr name). Parsing tolerates
-    a missing terminator and bad UTF-8 (inspection must never fail on a name)."""
-
-    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
-        return obj.split(b"\x00", 1)[0].decode("utf-8", "replace")
-
-    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        return obj.encode("utf-8") + b"\x00"
-
-
-class _Language(Adapter):  # type: ignore[misc]
-    """ISO 639-2/T language code packed as three 5-bit letters (mdhd, 8.4.2.3)."""
-
-    def _decode(self, obj: int, context: Any, path: Any) -> str:
-        return "".join(chr(((obj >> s) & 0x1F) + 0x60) for s in (10, 5, 0))
-
-    def _encode(self, obj: str, context: Any, path: Any) -> int:
-        if len(obj) != 3 or not obj.isascii() or not obj.islower():
-            raise ConstructError(f"bad ISO 639-2 language {obj!r}")
-        return (ord(obj[0]) - 0x60) << 10 | (ord(obj[1]) - 0x60) << 5 | (ord(obj[2]) - 0x60)
-
-
-class _FourCC(Adapter):  # type: ignore[misc]
-    """A four-character code (box type, brand) as ``str``; latin-1, so any four bytes read back
-    unchanged."""
-
-    def _decode(self, obj: bytes, context: Any, path: Any) -> str:
-        return obj.decode("latin-1")
-
-    def _encode(self, obj: str, context: Any, path: Any) -> bytes:
-        code = obj.encode("latin-1")
-        if len(code) != 4:
-            raise ConstructError(f"four-character code {obj!r} is not 4 characters", path=path)
-        return code
-
-
-FourCC = _FourCC(Bytes(4))
-
-#: hdlr handler_type (8.4.3.3), shown by name.
-HandlerType = Enum(
-    Int32ub,
-    vide=0x76696465,
-    soun=0x736F756E,
-    hint=0x68696E74,
-    meta=0x6D657461,
-    text=0x74657874,
-    subt=0x73756274,
-    sbtl=0x7362746C,
-    auxv=0x61757876,
-)
-
-#: sample_flags (8.8.3.1), used by trex, tfhd and trun.
-SampleFlagsFields = BitStruct(
-    "reserved" / Default(BitsInteger(4), 0),
-    "is_leading" / Default(BitsInteger(2), 0),
-    "sample_depends_on" / BitsInteger(2),
-    "sample_is_depended_on" / Default(BitsInteger(2), 0),
-    "sample_has_redundancy" / Default(BitsInteger(2), 0),
-    "sample_padding_value" / Default(BitsInteger(3), 0),
-    "sample_is_non_sync_sample" / Flag,
-    "sample_degradation_priority" / Default(BitsInteger(16), 0),
-)
-
-
-
-class _SampleFlagsAdapter(Adapter):  # type: ignore[misc]
-    """sample_flags parsed to named fields; built from those fields or from a plain u32."""
-
-    def _decode(self, obj: Any, context: Any, path: Any) -> Any:
-        return obj
-
-    def _encode(self, obj: Any, context: Any, path: Any) -> Any:
-        if isinstance(obj, int):
-            return SampleFlagsFields.parse(obj.to_bytes(4, "big"))
-        return obj
-
-
-#: sample_flags with a plain-integer build shortcut (``SAMPLE_FLAGS_SYNC`` etc.).
-SampleFlags = _SampleFlagsAdapter(SampleFlagsFields)
-
-#: A sync sample (depends on no other): the flags grtmp gives key frames and audio frames.
-SAMPLE_FLAGS_SYNC = 0x02000000
-#: A non-sync sample that depends on others.
-SAMPLE_FLAGS_NON_SYNC = 0x01010000
-
-class _Flags(FlagsEnum):  # type: ignore[misc]
-    """``FlagsEnum`` whose build also leaves every flag, by name, in the context, so fields
-    declared ``If(this.flags.x, ...)`` work whether the flags were given as a partial dict, an
-    int or ``"a|b"``."""
-
-    def _build(self, obj: Any, stream: Any, context: Any, path: Any) -> Any:
-        value = self._encode(obj, context, path)
-        self.subcon._build(value, stream, context, path)
-        return self._decode(value, context, path)
-
-
-TkhdFlags = _Flags(
-    Int24ub,
-    track_enabled=0x000001,
-    track_in_movie=0x000002,
-    track_in_preview=0x000004,
-    track_size_is_aspect_ratio=0x000008,
-)
-
-#: tf_flags of tfhd (8.8.7.1).
-TfhdFlags = _Flags(
-    Int24ub,
-    base_data_offset_present=0x000001,
-    sample_description_index_present=0x000002,
-    default_sample_duration_present=0x000008,
-    default_sample_size_present=0x000010,
-    default_sample_flags_present=0x000020,
-    duration_is_empty=0x010000,
-    default_base_is_moof=0x020000,
-)
-
-#: tr_flags of trun (8.8.8.1).
-TrunFlags = _Flags(
-    Int24ub,
-    data_offset_present=0x000001,
-    first_sample_flags_present=0x000004,
-    sample_duration_present=0x000100,
-    sample_size_present=0x000200,
-    sample_flags_present=0x000400,
-    sample_composition_time_offsets_present=0x000800,
-)
-
-UrlFlags = _Flags(Int24ub, self_contained=0x000001)
-VmhdFlags = _Flags(Int24ub, no_lean_ahead=0x000001)
-
 #: ftyp / styp (4.3, 8.16.2): brands as readable strings.
 FileType = Struct(
     "major_brand" / FourCC,
@@ -257,10 +122,10 @@ Children = Struct("children" / GreedyRange(LazyBound(lambda: Box)))
 #: mvhd (8.2.2).
 MovieHeader = full_box(
     Int24ub,
-    _versioned("creation_time"),
-    _versioned("modification_time"),
+    versioned("creation_time"),
+    versioned("modification_time"),
     "timescale" / Int32ub,
-    _versioned("duration"),
+    versioned("duration"),
     "rate" / Default(Int32sb, 0x00010000),
     "volume" / Default(Int16sb, 0x0100),
     "reserved" / Default(Bytes(10), bytes(10)),
@@ -272,11 +137,11 @@ MovieHeader = full_box(
 #: tkhd (8.3.2); width and height are 16.16 fixed point.
 TrackHeader = full_box(
     TkhdFlags,
-    _versioned("creation_time"),
-    _versioned("modification_time"),
+    versioned("creation_time"),
+    versioned("modification_time"),
     "track_id" / Int32ub,
     "reserved1" / Default(Int32ub, 0),
-    _versioned("duration"),
+    versioned("duration"),
     "reserved2" / Default(Bytes(8), bytes(8)),
     "layer" / Default(Int16sb, 0),
     "alternate_group" / Default(Int16sb, 0),
@@ -290,11 +155,11 @@ TrackHeader = full_box(
 #: mdhd (8.4.2).
 MediaHeader = full_box(
     Int24ub,
-    _versioned("creation_time"),
-    _versioned("modification_time"),
+    versioned("creation_time"),
+    versioned("modification_time"),
     "timescale" / Int32ub,
-    _versioned("duration"),
-    "language" / Default(_Language(Int16ub), "und"),
+    versioned("duration"),
+    "language" / Default(Language(Int16ub), "und"),
     "pre_defined" / Default(Int16ub, 0),
 )
 
@@ -304,7 +169,7 @@ HandlerReference = full_box(
     "pre_defined" / Default(Int32ub, 0),
     "handler_type" / HandlerType,
     "reserved" / Default(Bytes(12), bytes(12)),
-    "name" / _Utf8Name(GreedyBytes),
+    "name" / Utf8Name(GreedyBytes),
 )
 
 VideoMediaHeader = full_box(
@@ -355,7 +220,7 @@ SampleSize = full_box(
     Int24ub,
     "sample_size" / Default(Int32ub, 0),
     "sample_count" / Rebuild(Int32ub, len_(this.entry_sizes)),
-    "entry_sizes" / _opt(this.sample_size == 0, Array(this.sample_count, Int32ub)),
+    "entry_sizes" / optional(this.sample_size == 0, Array(this.sample_count, Int32ub)),
 )
 
 ChunkOffset = full_box(
@@ -448,9 +313,9 @@ ESDescriptorBody = Struct(
         "ocr_stream" / Default(Flag, False),
         "stream_priority" / Default(BitsInteger(5), 0),
     ),
-    "depends_on_es_id" / _opt(this.flags.stream_dependence, Int16ub),
-    "url" / _opt(this.flags.url, Prefixed(Int8ub, GreedyBytes)),
-    "ocr_es_id" / _opt(this.flags.ocr_stream, Int16ub),
+    "depends_on_es_id" / optional(this.flags.stream_dependence, Int16ub),
+    "url" / optional(this.flags.url, Prefixed(Int8ub, GreedyBytes)),
+    "ocr_es_id" / optional(this.flags.ocr_stream, Int16ub),
     "descriptors" / GreedyRange(LazyBound(lambda: Descriptor)),
 )
 
@@ -489,7 +354,7 @@ OpusSpecificBox = Struct(
     "input_sample_rate" / Int32ub,
     "output_gain" / Default(Int16sb, 0),
     "channel_mapping_family" / Default(Int8ub, 0),
-    "mapping" / _opt(this.channel_mapping_family != 0, Struct(
+    "mapping" / optional(this.channel_mapping_family != 0, Struct(
         "stream_count" / Int8ub,
         "coupled_count" / Int8ub,
         "channel_mapping" / Bytes(this._.output_channel_count),
@@ -499,7 +364,7 @@ OpusSpecificBox = Struct(
 BitRate = Struct("buffer_size_db" / Int32ub, "max_bitrate" / Int32ub, "avg_bitrate" / Int32ub)
 PixelAspectRatio = Struct("h_spacing" / Int32ub, "v_spacing" / Int32ub)
 
-MovieExtendsHeader = full_box(Int24ub, _versioned("fragment_duration"))
+MovieExtendsHeader = full_box(Int24ub, versioned("fragment_duration"))
 
 #: trex (8.8.3): per-track defaults for fragments.
 TrackExtends = full_box(
@@ -518,23 +383,23 @@ MovieFragmentHeader = full_box(Int24ub, "sequence_number" / Int32ub)
 TrackFragmentHeader = full_box(
     TfhdFlags,
     "track_id" / Int32ub,
-    "base_data_offset" / _opt(this.flags.base_data_offset_present, Int64ub),
-    "sample_description_index" / _opt(this.flags.sample_description_index_present, Int32ub),
-    "default_sample_duration" / _opt(this.flags.default_sample_duration_present, Int32ub),
-    "default_sample_size" / _opt(this.flags.default_sample_size_present, Int32ub),
-    "default_sample_flags" / _opt(this.flags.default_sample_flags_present, SampleFlags),
+    "base_data_offset" / optional(this.flags.base_data_offset_present, Int64ub),
+    "sample_description_index" / optional(this.flags.sample_description_index_present, Int32ub),
+    "default_sample_duration" / optional(this.flags.default_sample_duration_present, Int32ub),
+    "default_sample_size" / optional(this.flags.default_sample_size_present, Int32ub),
+    "default_sample_flags" / optional(this.flags.default_sample_flags_present, SampleFlags),
 )
 
 #: tfdt (8.8.12): version 1 carries a 64-bit baseMediaDecodeTime.
-TrackFragmentDecodeTime = full_box(Int24ub, _versioned("base_media_decode_time"))
+TrackFragmentDecodeTime = full_box(Int24ub, versioned("base_media_decode_time"))
 
 #: One trun sample record; each field is present when its trun flag is set. Composition time
 #: offsets are unsigned in version 0 and signed in version 1.
 TrunSample = Struct(
-    "duration" / _opt(this._.flags.sample_duration_present, Int32ub),
-    "size" / _opt(this._.flags.sample_size_present, Int32ub),
-    "flags" / _opt(this._.flags.sample_flags_present, SampleFlags),
-    "composition_time_offset" / _opt(this._.flags.sample_composition_time_offsets_present,
+    "duration" / optional(this._.flags.sample_duration_present, Int32ub),
+    "size" / optional(this._.flags.sample_size_present, Int32ub),
+    "flags" / optional(this._.flags.sample_flags_present, SampleFlags),
+    "composition_time_offset" / optional(this._.flags.sample_composition_time_offsets_present,
                                    IfThenElse(this._.version == 1, Int32sb, Int32ub)),
 )
 
@@ -542,8 +407,8 @@ TrunSample = Struct(
 TrackRun = full_box(
     TrunFlags,
     "sample_count" / Rebuild(Int32ub, len_(this.samples)),
-    "data_offset" / _opt(this.flags.data_offset_present, Int32sb),
-    "first_sample_flags" / _opt(this.flags.first_sample_flags_present, SampleFlags),
+    "data_offset" / optional(this.flags.data_offset_present, Int32sb),
+    "first_sample_flags" / optional(this.flags.first_sample_flags_present, SampleFlags),
     "samples" / Array(this.sample_count, TrunSample),
 )
 
