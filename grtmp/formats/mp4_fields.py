@@ -27,9 +27,10 @@ from construct import (
     this,
 )
 
-__all__ = ["FourCC", "HandlerType", "Language", "Utf8Name", "optional", "versioned", "SampleFlags", "SampleFlagsFields", "TkhdFlags",
-           "TfhdFlags", "TrunFlags", "UrlFlags", "VmhdFlags", "SAMPLE_FLAGS_SYNC",
-           "SAMPLE_FLAGS_NON_SYNC", "UNITY_MATRIX", "full_box"]
+__all__ = ["FourCC", "HandlerType", "Language", "Utf8Name", "optional", "versioned",
+           "SampleFlags", "SampleFlagsFields", "TkhdFlags", "TfhdFlags", "TrunFlags",
+           "UrlFlags", "VmhdFlags", "SAMPLE_FLAGS_SYNC", "SAMPLE_FLAGS_NON_SYNC",
+           "UNITY_MATRIX", "full_box"]
 
 #: The identity transformation matrix of mvhd/tkhd (16.16 and 2.30 fixed point, 8.3.2.3).
 UNITY_MATRIX = (0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
