@@ -289,6 +289,8 @@ def test_no_peer_text_in_format_strings_anywhere() -> None:
         text = path.read_text()
         for m in call.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
+            if "# log-format:" in text.splitlines()[line - 1]:
+                continue  # a documented pass-through of literal formats
             bad.append(f"{path.relative_to(root)}:{line}: {m.group(0)}")
     assert bad == []
 

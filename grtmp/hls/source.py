@@ -280,7 +280,7 @@ class MediaSource:
     def _warn_once(self, key: str, msg: str, *args: Any) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            log.warning(msg, *args)
+            log.warning(msg, *args)  # log-format: literal formats of the callers
 
     # -- video ---------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ import io
 import logging
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import gevent
@@ -142,25 +144,54 @@ class Conn:
 
     # -- life cycle -------------------------------------------------------------------------------
     def serve(self) -> None:
-        """Run the connection to its end; never raises for peer errors."""
+        """Handshake, then :meth:`run` over the socket; never raises for peer errors."""
         sock = self.sock
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
         rfile = io.BufferedReader(_FairSocketIO(sock, "rb"), 65536)
+        reader = None
         try:
-            sock.settimeout(self.config.handshake_timeout)
-            with gevent.Timeout(self.config.handshake_timeout,
-                                HandshakeError("handshake timed out")):
-                server_handshake(rfile, sock.sendall)
-            sock.settimeout(None)
-            cfg = self.config
-            self.reader = reader = ChunkReader(rfile, max_message_size=cfg.max_message_size,
-                                               max_chunk_streams=cfg.max_chunk_streams,
-                                               budget=self.hub.buffer_budget)
-            self._watchdog = gevent.spawn(watch, self)
-            self._loop(reader)
+            with self._ending():
+                sock.settimeout(self.config.handshake_timeout)
+                with gevent.Timeout(self.config.handshake_timeout,
+                                    HandshakeError("handshake timed out")):
+                    server_handshake(rfile, sock.sendall)
+                sock.settimeout(None)
+                cfg = self.config
+                reader = ChunkReader(rfile, max_message_size=cfg.max_message_size,
+                                     max_chunk_streams=cfg.max_chunk_streams,
+                                     budget=self.hub.buffer_budget)
+            if reader is not None:
+                self._watchdog = gevent.spawn(watch, self)
+                self.run(reader)
+            else:
+                self._cleanup()
+        finally:
+            try:
+                rfile.close()
+            except OSError:
+                pass
+
+    def run(self, reader: ChunkReader) -> None:
+        """Read messages from ``reader`` until the peer goes, acting on each; then clean up.
+
+        The handshake is done (or, in a fuzzer or a test, skipped). Peer errors are logged
+        once and end this connection only.
+        """
+        self.reader = reader
+        try:
+            with self._ending():
+                self._loop(reader)
+        finally:
+            self._cleanup()
+
+    @contextmanager
+    def _ending(self) -> Iterator[None]:
+        """How a connection ends: one log line by cause, never an exception to the caller."""
+        try:
+            yield
         except ConnectionClosed as exc:
             if not self.closed:
                 self.log.debug("peer closed: %s", exc)
@@ -173,12 +204,6 @@ class Conn:
                 self.log.info("connection error: %s", exc)
         except Exception:  # a bug, not the peer's fault: log it, close only this connection
             self.log.exception("internal error; closing")
-        finally:
-            self._cleanup()
-            try:
-                rfile.close()
-            except OSError:
-                pass
 
     def _loop(self, reader: ChunkReader) -> None:
         read = reader.read_message
