@@ -1,19 +1,30 @@
 """Print the cost of the live fan-out's per-message media classifier, ``classify()``.
 
-The hub calls ``classify(type_id, payload)`` (and ``is_multitrack``) once per audio/video
-message, so these are per-message nanoseconds on the publisher's greenlet. Cases: the common
-legacy H.264/AAC bytes (the fast path), Enhanced RTMP single-track HEVC, a multitrack message
-and a ModEx (TimestampOffsetNano) message.
+The hub calls ``classify(type_id, payload)`` and ``is_multitrack(type_id, payload)`` once per
+audio/video message, so these are per-message nanoseconds on the publisher's greenlet. Cases:
+the common legacy H.264/AAC bytes (the fast path), Enhanced RTMP single-track HEVC and Opus, a
+multitrack message and ModEx (TimestampOffsetNano) messages.
 
-Run: ``python bench/classify.py``. Not a test: numbers depend on the machine.
+Run: ``python bench/classify.py``. With ``--compare REV`` the ``grtmp/media/tag.py`` and
+``grtmp/media/multitrack.py`` of git revision REV are loaded too and measured interleaved with
+the current ones in the same process (the fairest comparison on a busy machine).
+Not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
 import timeit
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 
-from grtmp.media.multitrack import MANY_TRACKS, build_multitrack, is_multitrack
-from grtmp.media.tag import classify
+from grtmp.media import multitrack, tag
+from grtmp.media.multitrack import MANY_TRACKS, build_multitrack
 
 AUDIO, VIDEO = 8, 9
 BODY = bytes(range(256)) * 8
@@ -36,16 +47,51 @@ CASES = [
 ]
 
 
+def _load(rev: str, path: str, name: str, tmp: Path) -> ModuleType:
+    src = subprocess.run(["git", "show", f"{rev}:{path}"], check=True, capture_output=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout
+    file = tmp / f"{name}.py"
+    file.write_bytes(src)
+    spec = importlib.util.spec_from_file_location(name, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ns(fn: Callable[[], object], number: int) -> float:
+    return timeit.timeit(fn, number=number) / number * 1e9
+
+
 def main() -> None:
-    number = 200_000
-    print(f"{'case':36} {'classify ns':>12} {'+is_multitrack ns':>18}  result")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", metavar="REV", help="also measure this git revision's code")
+    ap.add_argument("--rounds", type=int, default=7, help="best of this many rounds")
+    args = ap.parse_args()
+    impls: list[tuple[str, ModuleType, ModuleType]] = [("now", tag, multitrack)]
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.compare:
+            old_tag = _load(args.compare, "grtmp/media/tag.py", "_old_tag", Path(tmp))
+            old_mt = _load(args.compare, "grtmp/media/multitrack.py", "_old_multitrack",
+                           Path(tmp))
+            impls.insert(0, (args.compare[:10], old_tag, old_mt))
+    number = 50_000
+    head = "".join(f"{label + ' classify':>22}{label + ' +is_multitrack':>26}"
+                   for label, _, _ in impls)
+    print(f"{'ns per message':34}{head}")
     for label, type_id, payload in CASES:
-        t1 = min(timeit.repeat(lambda t=type_id, p=payload: classify(t, p), number=number,
-                               repeat=5)) / number
-        t2 = min(timeit.repeat(lambda t=type_id, p=payload: (classify(t, p),
-                                                             is_multitrack(t, p)),
-                               number=number, repeat=5)) / number
-        print(f"{label:36} {t1 * 1e9:12.0f} {t2 * 1e9:18.0f}  {classify(type_id, payload)}")
+        best = {(i, j): float("inf") for i in range(len(impls)) for j in range(2)}
+        for _ in range(args.rounds):  # interleaved, best of the rounds
+            for i, (_, t, m) in enumerate(impls):
+                c, mt = t.classify, m.is_multitrack
+                best[i, 0] = min(best[i, 0], _ns(
+                    lambda c=c, t=type_id, p=payload: c(t, p), number))
+                best[i, 1] = min(best[i, 1], _ns(
+                    lambda c=c, mt=mt, t=type_id, p=payload: (c(t, p), mt(t, p)), number))
+        cells = "".join(f"{best[i, 0]:22.0f}{best[i, 1]:26.0f}" for i in range(len(impls)))
+        results = "  ".join(str(t.classify(type_id, payload)[0]) for _, t, _ in impls)
+        print(f"{label:34}{cells}   kind {results}")
 
 
 if __name__ == "__main__":
