@@ -335,11 +335,11 @@ def test_modex_walk_agrees_with_declaration(entries, last_pt):
     pos, nano_value, pt = 1, None, 7
     while pt == 7:  # walk with the declaration
         e = ModExEntry.parse(msg[pos:])
-        size = e.size16 + 1 if e.size16 is not None else e.size8 + 1
+        size = e.size_minus_one + 1
         assert len(e.data) == size
-        pos += 1 + (2 if e.size16 is not None else 0) + size + 1
+        pos += 1 + (2 if e.size8 == 255 else 0) + size + 1
         pt = int(e.next.packet_type)
-        if int(e.next.mod_ex_type) == 0:
+        if e.next.mod_ex_type == "TIMESTAMP_OFFSET_NANO":
             nano_value = int.from_bytes(e.data[:3], "big")
         assert ModExEntry.build(e) == msg[pos - len(ModExEntry.build(e)):pos]
     assert (h.mod_ex_end, h.packet_type, h.timestamp_offset_nano) == (pos, pt, nano_value)

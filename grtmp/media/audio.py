@@ -146,7 +146,7 @@ def parse_audio(payload: bytes) -> AudioPacket:
     payload = bytes(payload)
     if not payload:
         return AudioPacket(sound_format=None, enhanced=False,
-                           packet_type=AudioPacketType.SEQUENCE_END)
+                           packet_type=int(AudioPacketType.SEQUENCE_END))
     h = read_tag_header(AUDIO, payload)
     if not h.enhanced:
         codec = _audio.SOUND_FORMATS.get(h.codec_id)
@@ -163,7 +163,7 @@ def parse_audio(payload: bytes) -> AudioPacket:
             track.frame_info = mp3_frame_info(track.data)
         pkt.tracks.append(track)
         return pkt
-    pkt = AudioPacket(sound_format=_audio.SOUND_FORMAT_EX_HEADER, enhanced=True,
+    pkt = AudioPacket(sound_format=int(_audio.SOUND_FORMAT_EX_HEADER), enhanced=True,
                       packet_type=h.packet_type, timestamp_offset_nano=h.timestamp_offset_nano,
                       multitrack_type=h.multitrack_type)
     for track_id, raw, start, end in iter_tracks(h, payload):

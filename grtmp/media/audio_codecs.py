@@ -12,6 +12,12 @@ from grtmp.formats import aac as _aac
 from grtmp.formats import audio as _audio
 from grtmp.media.bits import BitReader, guard
 
+# Compiled declarations: the frame headers are parsed for every AC-3 / MP3 frame.
+_AC3 = _audio.AC3SyncInfo.compile()
+_EAC3 = _audio.EAC3SyncInfo.compile()
+_MPEG_AUDIO = _audio.MPEGAudioFrameHeader.compile()
+_MULTICHANNEL = _audio.MultichannelConfig.compile()
+
 __all__ = ["AACConfig", "OpusConfig", "FlacConfig", "MultichannelConfig", "AudioFrameInfo",
            "parse_audio_specific_config", "parse_opus_head", "parse_flac_header",
            "parse_multichannel_config", "ac3_frame_info", "mp3_frame_info"]
@@ -31,8 +37,8 @@ class AACConfig:
 def parse_audio_specific_config(data: bytes) -> AACConfig:
     """Parse an AudioSpecificConfig (the AAC sequence header body)."""
     asc = guard("AudioSpecificConfig", lambda: _aac.AudioSpecificConfig.parse(data))
-    aot = asc.audio_object_type
-    if aot == 31:
+    aot = int(asc.audio_object_type)  # an Enum field: a name string for known types
+    if aot == _aac.AudioObjectType.ESCAPE:
         aot = 32 + asc.audio_object_type_ext
     idx = asc.sampling_frequency_index
     if idx == 15:
@@ -98,7 +104,7 @@ def parse_flac_header(data: bytes) -> FlacConfig:
     34-byte STREAMINFO body (what FFmpeg's FLV muxer sends)."""
     if data[:4] == b"fLaC":
         h = guard("FLAC sequence header", lambda: _audio.FlacSequenceHeader.parse(data))
-        if h.block_header.block_type != 0:
+        if int(h.block_header.block_type) != _audio.FlacBlockType.STREAMINFO:
             raise CodecError("first FLAC metadata block is not STREAMINFO")
         si = h.streaminfo
     else:
@@ -120,11 +126,18 @@ class MultichannelConfig:
 
 
 def parse_multichannel_config(data: bytes) -> MultichannelConfig:
-    """Parse an Enhanced RTMP MultichannelConfig body."""
-    m = guard("MultichannelConfig", lambda: _audio.MultichannelConfig.parse(data))
-    return MultichannelConfig(m.channel_order, m.channel_count,
+    """Parse an Enhanced RTMP MultichannelConfig body. ``channel_flags`` (native order) is the
+    :class:`~grtmp.formats.audio.AudioChannelMask` of the channels the spec defines."""
+    m = guard("MultichannelConfig", lambda: _MULTICHANNEL.parse(data))
+    flags = None
+    if m.channel_flags is not None:  # a FlagsEnum: {name: bool}
+        flags = 0
+        for name, on in m.channel_flags.items():
+            if on and name in _audio.AudioChannelMask.__members__:
+                flags |= _audio.AudioChannelMask[name]
+    return MultichannelConfig(int(m.channel_order), m.channel_count,
                               bytes(m.channel_mapping) if m.channel_mapping is not None else None,
-                              m.channel_flags)
+                              flags)
 
 
 @dataclass
@@ -140,8 +153,9 @@ _AC3_CHANNELS = (2, 1, 2, 3, 3, 4, 4, 5)
 
 
 def ac3_frame_info(data: bytes) -> AudioFrameInfo:
+    """Sample rate and channels of an AC-3 or E-AC-3 sync frame (ATSC A/52 5.3, E.1.2)."""
     if len(data) >= 6 and (data[5] >> 3) > 10:
-        h = guard("E-AC-3 sync frame", lambda: _audio.EAC3SyncInfo.parse(data))
+        h = guard("E-AC-3 sync frame", lambda: _EAC3.parse(data))
         b = h.bits
         if b.fscod == 3:
             if b.fscod2_numblkscod == 3:
@@ -150,7 +164,7 @@ def ac3_frame_info(data: bytes) -> AudioFrameInfo:
         else:
             rate = _AC3_RATES[b.fscod]
         return AudioFrameInfo(rate, _AC3_CHANNELS[b.acmod] + int(b.lfeon))
-    h = guard("AC-3 sync frame", lambda: _audio.AC3SyncInfo.parse(data))
+    h = guard("AC-3 sync frame", lambda: _AC3.parse(data))
     b = h.bits
     if b.fscod == 3:
         raise CodecError("reserved AC-3 fscod")
@@ -171,9 +185,17 @@ def ac3_frame_info(data: bytes) -> AudioFrameInfo:
 _MPEG_RATES = (44100, 48000, 32000)
 
 
+#: MPEG version -> right shift of the MPEG-1 sample rate.
+_MPEG_RATE_SHIFT = {_audio.MPEGVersion.MPEG_1: 0, _audio.MPEGVersion.MPEG_2: 1,
+                    _audio.MPEGVersion.MPEG_2_5: 2}
+
+
 def mp3_frame_info(data: bytes) -> AudioFrameInfo:
-    h = guard("MPEG audio frame header", lambda: _audio.MPEGAudioFrameHeader.parse(data))
-    if h.sync != 0x7FF or h.version == 1 or h.layer == 0 or h.sampling_rate_index == 3:
+    """Sample rate and channels of an MPEG audio frame header (ISO 11172-3 2.4.1.3)."""
+    h = guard("MPEG audio frame header", lambda: _MPEG_AUDIO.parse(data))
+    version = int(h.version)
+    if (h.sync != 0x7FF or version == _audio.MPEGVersion.RESERVED
+            or int(h.layer) == _audio.MPEGLayer.RESERVED or h.sampling_rate_index == 3):
         raise CodecError("bad MPEG audio frame header")
-    rate = _MPEG_RATES[h.sampling_rate_index] >> {3: 0, 2: 1, 0: 2}[h.version]
-    return AudioFrameInfo(rate, 1 if h.channel_mode == 3 else 2)
+    rate = _MPEG_RATES[h.sampling_rate_index] >> _MPEG_RATE_SHIFT[version]
+    return AudioFrameInfo(rate, 1 if int(h.channel_mode) == _audio.MPEGChannelMode.MONO else 2)

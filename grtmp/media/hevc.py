@@ -116,7 +116,7 @@ def parse_hevc_config(data: bytes) -> HEVCConfig:
             _hevc.NAL_VPS: cfg.vps,
             _hevc.NAL_SPS: cfg.sps,
             _hevc.NAL_PPS: cfg.pps,
-        }.get(arr.bits.nal_unit_type, cfg.other)
+        }.get(int(arr.bits.nal_unit_type), cfg.other)
         kind.extend(bytes(n) for n in arr.nalus)
     if cfg.sps:
         cfg.sps_info = parse_hevc_sps(cfg.sps[0])

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from grtmp.errors import CodecError
-from grtmp.formats.audio import SOUND_FORMAT_AAC, SOUND_FORMAT_EX_HEADER, AudioPacketType
+from grtmp.formats.audio import AudioPacketType, SoundFormat
 from grtmp.formats.flv import TAG_AUDIO, TAG_VIDEO
 from grtmp.formats.video import (
     AvcPacketType,
@@ -73,8 +73,8 @@ MAX_MOD_EX = 64
 #: HEVC (12) / AV1 (13) as some pre-Enhanced-RTMP encoders send them.
 LEGACY_AVC_LIKE = frozenset((7, 12, 13))
 
-VIDEO = TAG_VIDEO
-AUDIO = TAG_AUDIO
+VIDEO = int(TAG_VIDEO)
+AUDIO = int(TAG_AUDIO)
 
 # Plain ints for the per-message path (attribute lookups on enum classes are slower).
 _FT_KEY = int(FrameType.KEY)
@@ -92,6 +92,8 @@ _A_SEQ_END = int(AudioPacketType.SEQUENCE_END)
 _A_MULTICHANNEL = int(AudioPacketType.MULTICHANNEL_CONFIG)
 _A_MULTITRACK = int(AudioPacketType.MULTITRACK)
 _MOD_EX = int(VideoPacketType.MOD_EX)  # 7 for audio too
+_SOUND_AAC = int(SoundFormat.AAC)
+_SOUND_EX = int(SoundFormat.EX_HEADER)
 _NANO = int(ModExType.TIMESTAMP_OFFSET_NANO)
 _ONE_TRACK = int(AvMultitrackType.ONE_TRACK)
 _MANY_CODECS = int(AvMultitrackType.MANY_TRACKS_MANY_CODECS)
@@ -230,11 +232,11 @@ def read_tag_header(type_id: int, payload: bytes) -> TagHeader:
         return h
     if type_id == AUDIO:
         fmt = b0 >> 4
-        if fmt == SOUND_FORMAT_EX_HEADER:
+        if fmt == _SOUND_EX:
             return _read_ex(AUDIO, payload, 0)
         h = TagHeader(AUDIO, False, 0, fmt, _A_CODED, 1)
         h.sound_rate, h.sound_size, h.sound_type = (b0 >> 2) & 3, (b0 >> 1) & 1, b0 & 1
-        if fmt == SOUND_FORMAT_AAC:
+        if fmt == _SOUND_AAC:
             if n < 2:
                 raise CodecError("AAC audio tag without AACPacketType")
             if payload[1] > 1:
@@ -397,7 +399,7 @@ def _classify(type_id: int, payload: bytes) -> tuple[int, Any]:
         if type_id == VIDEO and payload[0] & 0x80:
             pt, command = scan_ex_header(VIDEO, payload)[:2]
             kind = video_kind((payload[0] >> 4) & 0x07, pt, command)
-        elif type_id == AUDIO and payload[0] >> 4 == SOUND_FORMAT_EX_HEADER:
+        elif type_id == AUDIO and payload[0] >> 4 == _SOUND_EX:
             kind = audio_kind(scan_ex_header(AUDIO, payload)[0])
         else:
             kind = read_tag_header(type_id, payload).kind
@@ -433,7 +435,7 @@ def classify(type_id: int, payload: bytes) -> tuple[int, Any]:
             prefix = payload[:5]
         else:
             prefix = payload[:2]
-    elif b0 >> 4 == SOUND_FORMAT_EX_HEADER:
+    elif b0 >> 4 == _SOUND_EX:
         pt = b0 & 0x0F
         if pt == _MOD_EX or pt == _A_MULTITRACK:
             return _classify(AUDIO, payload)

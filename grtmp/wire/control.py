@@ -235,7 +235,7 @@ def parse_control(msg: Message) -> ControlMessage:
         if type_id == SET_PEER_BANDWIDTH:
             _need(payload, 5, "Set Peer Bandwidth")
             c = fmt.SetPeerBandwidth.parse(payload)
-            limit: PeerBandwidthLimit | int = c.limit_type
+            limit: PeerBandwidthLimit | int = int(c.limit_type)
             if limit in PeerBandwidthLimit._value2member_map_:
                 limit = PeerBandwidthLimit(limit)
             return ControlMessage(type_id, value=c.acknowledgement_window_size, limit_type=limit)
@@ -243,9 +243,10 @@ def parse_control(msg: Message) -> ControlMessage:
         _need(payload, 2, "User Control Message")
         uc = fmt.UserControl.parse(payload)
         data = bytes(uc.event_data)
-        if uc.event_type not in EVENT_ARITY:
-            return ControlMessage(type_id, event=uc.event_type, data=data)
-        event = UserControlEvent(uc.event_type)
+        event_type = int(uc.event_type)
+        if event_type not in EVENT_ARITY:
+            return ControlMessage(type_id, event=event_type, data=data)
+        event = UserControlEvent(event_type)
         arity = EVENT_ARITY[event]
         _need(data, 4 * arity, f"{event.name} event data")
         fields = _EVENT_DATA[event].parse(data)
@@ -318,10 +319,9 @@ def build_aggregate(messages: Iterable[Message], *, timestamp: int | None = None
             raise ValueError(f"sub-message of {len(data)} bytes does not fit in 24 bits")
         ts = m.timestamp & _U32
         parts.append(fmt.AggregateTag.build({
-            "tag_type": m.type_id,
-            "timestamp": ts & 0xFFFFFF,
-            "timestamp_extended": ts >> 24,
-            "stream_id": m.stream_id & 0xFFFFFF,
+            "header": {"type": {"reserved": 0, "filter": False, "tag_type": m.type_id},
+                       "data_size": len(data), "timestamp": ts,
+                       "stream_id": m.stream_id & 0xFFFFFF},
             "data": data,
             "back_pointer": _HEADER + len(data),
         }))
