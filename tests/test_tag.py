@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 from fuzz import fuzz_chunk, fuzz_control, fuzz_media
 from grtmp.amf import amf0
 from grtmp.errors import CodecError
+from grtmp.formats import aac as faac
+from grtmp.formats import audio as faudio
+from grtmp.formats import video as fvideo
 from grtmp.formats.video import ModExEntry
 from grtmp.media import parse_audio, parse_video
 from grtmp.media import tag as tag_mod
@@ -606,3 +609,68 @@ def test_single_track_keeps_modex():
     assert (pkt.timestamp_offset_nano, pkt.packet_type, pkt.nalus) == (777, 1, [b"\x65"])
     assert classify(VIDEO, one) == (KIND_KEYFRAME, None)
     assert single_track(VIDEO, msg, 9) is None
+
+
+# -- the reader against the construct declarations of the same bytes ------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.integers(0, 255))
+def test_reader_agrees_with_first_byte_declarations(b0, b1):
+    """read_tag_header's fields are the ones VideoTagHeader / ExVideoTagHeader / AVCVideoPacket
+    and AudioTagHeader / ExAudioTagHeader / AACAudioData declare."""
+    payload = bytes((b0, b1)) + b"hvc1\x00\x00\x00"
+    try:
+        h = read_tag_header(VIDEO, payload)
+    except CodecError:
+        h = None
+    if h is not None:
+        if b0 & 0x80:
+            ex = fvideo.ExVideoTagHeader.parse(payload)
+            assert (h.enhanced, h.frame_type) == (True, int(ex.frame_type))
+            if int(ex.packet_type) not in (6, 7):
+                assert h.packet_type == int(ex.packet_type)
+        else:
+            legacy = fvideo.VideoTagHeader.parse(payload)
+            assert (h.enhanced, h.frame_type, h.codec_id) == (False, int(legacy.frame_type),
+                                                            int(legacy.codec_id))
+            if h.codec_id in (7, 12, 13) and h.command is None:
+                avc = fvideo.AVCVideoPacket.parse(payload[1:])
+                assert h.packet_type == int(avc.avc_packet_type)
+    try:
+        a = read_tag_header(AUDIO, payload)
+    except CodecError:
+        return
+    if a.enhanced:
+        ex = faudio.ExAudioTagHeader.parse(payload)
+        assert int(ex.sound_format) == 9 and a.packet_type == int(ex.packet_type)
+    else:
+        legacy = faudio.AudioTagHeader.parse(payload)
+        assert (a.codec_id, a.sound_rate, a.sound_size, a.sound_type) == (
+            int(legacy.sound_format), int(legacy.sound_rate), int(legacy.sound_size),
+            int(legacy.sound_type))
+        if a.codec_id == 10:
+            assert a.packet_type == int(faac.AACAudioData.parse(payload[1:]).aac_packet_type)
+
+
+@settings(max_examples=200, deadline=None)
+@given(video_messages())
+def test_iter_tracks_agrees_with_multitrack_declarations(case):
+    """The Multitrack header and per-track headers as MultitrackHeader / TrackHeader read them."""
+    msg = case[0]
+    h = read_tag_header(VIDEO, msg)
+    if h.multitrack_type is None:
+        return
+    mt = fvideo.MultitrackHeader.parse(msg[h.mod_ex_end:])
+    assert (int(mt.multitrack_type), int(mt.packet_type)) == (h.multitrack_type, h.packet_type)
+    pos = h.mod_ex_end + 1 + (4 if h.multitrack_type != MANY_TRACKS_MANY_CODECS else 0)
+    if h.fourcc is not None:
+        assert fvideo.VideoFourCC.parse(msg[pos - 4:pos]) == h.fourcc.decode()
+    for track_id, fourcc, start, end in iter_tracks(h, msg):
+        th = fvideo.TrackHeader.parse(msg[pos:], multitrack_type=h.multitrack_type)
+        assert th.track_id == track_id
+        if th.fourcc is not None:
+            assert th.fourcc == fourcc.decode()
+        if th.size is not None:
+            assert th.size == end - start
+        pos = end
