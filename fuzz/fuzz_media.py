@@ -39,6 +39,12 @@ def touch(obj: Any) -> None:
 def parse_tag(type_id: int, payload: bytes) -> None:
     """What the server and the inspector do with one audio or video payload."""
     classify(type_id, payload)
+    try:
+        header = media.read_tag_header(type_id, payload)
+        for _track in media.iter_tracks(header, payload):
+            pass
+    except RTMPError:
+        pass
     media.is_sequence_header(type_id, payload)
     if type_id == VIDEO:
         media.is_video_keyframe(payload)

@@ -293,6 +293,22 @@ def media_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, 
     if opus_seq is not None:
         yield "config_opus", bytes((t.index("config"), 5)) + opus_seq[2][5:]
     yield "fast_avc_key", bytes((t.index("fast"),)) + b"\x17\x01\x00\x00\x00\x00\x00\x00\x02ab"
+    # Enhanced RTMP ModEx: a TimestampOffsetNano entry (size 3, 123456 ns) in front of a
+    # SequenceStart, coded frames and a Multitrack header (the walk grtmp.media.tag shares).
+    nano = b"\x02\x01\xe2\x40"
+    if h264_seq is not None:
+        yield "modex_video_seq", bytes((t.index("video"),)) + b"\x97" + nano + b"\x00avc1" + \
+            h264_seq[2][5:]
+    h264_key = tags.get("h264_video1")
+    if h264_key is not None:
+        cts_nalus = h264_key[2][2:]
+        yield "modex_video_key", bytes((t.index("video"),)) + b"\x97" + nano + b"\x01avc1" + \
+            cts_nalus
+        yield "modex_video_mt", bytes((t.index("video"),)) + b"\x97" + nano + b"\x06" + \
+            b"\x01avc1\x00" + cts_nalus
+    if aac_seq is not None:
+        yield "modex_audio_seq", bytes((t.index("audio"),)) + b"\x97" + nano + b"\x00mp4a" + \
+            aac_seq[2][2:]
 
 
 def control_seeds(tags: dict[str, tuple[int, int, bytes]]) -> Iterator[tuple[str, bytes]]:

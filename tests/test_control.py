@@ -27,7 +27,7 @@ from grtmp.wire.control import (
     parse_control,
     split_aggregate,
 )
-from grtmp.wire.message import Message, PeerBandwidthLimit
+from grtmp.wire.message import Message, PeerBandwidthLimit, UserControlEvent
 
 # (builder call, type id, payload hex) -- layouts of RTMP 1.0 figures 5.4.1-5.4.5 and 7.1.7,
 # all big-endian: 32-bit values, 16-bit event type, 8-bit limit type.
@@ -133,6 +133,34 @@ def test_set_chunk_size_declaration_reads_the_top_bit():
     assert (c.zero, c.chunk_size) == (1, 128)
 
 
+def test_declarations_print_symbolic_names():
+    uc = fmt.UserControl.parse(bytes.fromhex("0006deadbeef"))
+    assert uc.event_type == "PING_REQUEST" and int(uc.event_type) == UserControlEvent.PING_REQUEST
+    assert "PING_REQUEST" in str(uc)
+    assert int(fmt.UserControl.parse(bytes.fromhex("001f")).event_type) == 0x1F  # unknown: a number
+    bw = fmt.SetPeerBandwidth.parse(bytes.fromhex("002625a002"))
+    assert bw.limit_type == "DYNAMIC" and int(bw.limit_type) == PeerBandwidthLimit.DYNAMIC
+    # The enums are the ones grtmp.wire.message exports.
+    from grtmp.wire import message
+
+    assert message.UserControlEvent is fmt.UserControlEvent
+    assert message.PeerBandwidthLimit is fmt.PeerBandwidthLimit
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 0xFFFF), st.binary(max_size=12))
+def test_user_control_declaration_agrees_with_builder_and_parser(event, data):
+    payload = event.to_bytes(2, "big") + data
+    uc = fmt.UserControl.parse(payload)
+    assert int(uc.event_type) == event and uc.event_data == data
+    assert fmt.UserControl.build(uc) == payload
+    try:
+        parsed = parse_control(Message(4, 0, 0, payload))
+    except ProtocolError:
+        return
+    assert int(parsed.event) == event
+
+
 u32 = st.integers(0, 2**32 - 1)
 
 
@@ -190,8 +218,9 @@ def test_build_aggregate_vector_and_declaration():
     assert msg.type_id == 22 and msg.timestamp == 1000 and msg.stream_id == 1
     assert msg.payload == AGG
     tags = fmt.AggregateBody.parse(AGG)
-    assert [(t.tag_type, t.data_size, t.timestamp, t.data, t.back_pointer) for t in tags] == [
-        (9, 3, 1000, b"abc", 14), (8, 2, 1040, b"de", 13)]
+    assert [(int(t.header.type.tag_type), t.header.data_size, t.header.timestamp, t.data,
+             t.back_pointer) for t in tags] == [(9, 3, 1000, b"abc", 14), (8, 2, 1040, b"de", 13)]
+    assert [t.header.type.tag_type for t in tags] == ["VIDEO", "AUDIO"]  # symbolic names
 
 
 def test_split_empty_aggregate():
@@ -237,7 +266,8 @@ def test_aggregate_round_trip_and_agrees_with_declaration(subs, base, stream_id)
     # the fast splitter and the construct declaration read the same tags
     tags = fmt.AggregateBody.parse(agg.payload)
     assert [bytes(t.data) for t in tags] == [bytes(m.payload) for m in subs]
-    assert [t.timestamp | t.timestamp_extended << 24 for t in tags] == [m.timestamp for m in subs]
+    assert [t.header.timestamp for t in tags] == [m.timestamp for m in subs]
+    assert [int(t.header.type.tag_type) for t in tags] == [m.type_id for m in subs]
     out = list(split_aggregate(Message(22, base, stream_id, agg.payload, 4)))
     assert [(m.type_id, m.payload, m.stream_id, m.csid) for m in out] == [
         (m.type_id, m.payload, stream_id, 4) for m in subs]
@@ -255,3 +285,24 @@ def test_split_garbage_only_protocol_errors(payload):
             assert isinstance(m.payload, bytes)
     except ProtocolError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 31), st.integers(0, 2**32 - 1),
+                          st.integers(0, 0xFFFFFF), st.binary(max_size=20)), max_size=5))
+def test_split_aggregate_struct_path_agrees_with_declaration(tags):
+    """split_aggregate reads sub-tag headers with struct; the FLV tag header declaration
+    (shared with FLV files, 24 + 8-bit timestamp Adapter) reads the same bytes."""
+    payload = b"".join(
+        bytes((t,)) + len(d).to_bytes(3, "big") + (ts & 0xFFFFFF).to_bytes(3, "big")
+        + bytes((ts >> 24,)) + sid.to_bytes(3, "big") + d + (11 + len(d)).to_bytes(4, "big")
+        for t, ts, sid, d in tags)
+    parsed = fmt.AggregateBody.parse(payload)
+    assert [(int(p.header.type.tag_type), p.header.timestamp, p.header.stream_id, p.data)
+            for p in parsed] == [(t, ts, sid, d) for t, ts, sid, d in tags]
+    if any(t == 22 for t, _, _, _ in tags):
+        return  # nested aggregates are refused by the splitter
+    out = list(split_aggregate(Message(22, 0, 1, payload)))
+    assert [(m.type_id, m.payload) for m in out] == [(t, d) for t, _, _, d in tags]
+    if tags:
+        assert [m.timestamp for m in out] == [(ts - tags[0][1]) % 2**32 for _, ts, _, _ in tags]

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from grtmp.amf import amf0
 from grtmp.errors import FormatError
-from grtmp.formats.flv import FlvFile, FlvHeader, FlvTag
+from grtmp.formats.flv import FlvFile, FlvHeader, FlvTag, FlvTagHeader
 from grtmp.media import is_sequence_header
-from grtmp.media.flv import FLVReader, FlvTagRecord, FLVWriter
+from grtmp.media.flv import FLVReader, FlvTagRecord, FLVWriter, tag_header
 from tests.test_media import FRAMES, encode_audio, encode_video, have
 
 av = pytest.importorskip("av")
@@ -98,8 +98,9 @@ def test_reader_on_ffmpeg_file(av_flv: bytes) -> None:
     assert sum(1 for t in media if t.type == 9) >= FRAMES
     # Every record agrees with the construct declaration (the user's view).
     f = FlvFile.parse(av_flv)
-    assert [(t.tag.header.type.tag_type, t.tag.data) for t in f.tags] == [
-        (t.type, t.payload) for t in tags]
+    assert [(int(t.tag.header.type.tag_type), t.tag.header.timestamp, t.tag.data)
+            for t in f.tags] == [(t.type, t.timestamp, t.payload) for t in tags]
+    assert {t.tag.header.type.tag_type for t in f.tags} == {"SCRIPT", "AUDIO", "VIDEO"}
     for t in f.tags:
         assert t.previous_tag_size == 11 + t.tag.header.data_size
 
@@ -216,7 +217,7 @@ def test_writer_extended_timestamps_and_exact_bytes() -> None:
     last = data[-(11 + 3 + 4):]
     assert last == (b"\x08\x00\x00\x03" + b"\x34\x56\x78\x12" + b"\x00\x00\x00" + b"\xaf\x01\x01"
                     + struct.pack(">I", 14))
-    assert FlvTag.parse(last).header.timestamp_extended == 0x12
+    assert FlvTag.parse(last).header.timestamp == 0x12345678  # the 24 + 8-bit Adapter
     # The last frame lasts as long as the interval before it: 2 * (last - first).
     assert _meta(data)["duration"] == pytest.approx(2 * (0x12345678 - 0xFFFFFF) / 1000)
 
@@ -295,3 +296,19 @@ def test_writer_enhanced_rtmp_opus_decodes() -> None:
             return [bytes(p) for p in c.demux(audio=0) if p.size]
 
     assert packets(out.getvalue()) == packets(src) != []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([8, 9, 18]), st.integers(0, 2**32 - 1), st.integers(0, 2**24 - 1))
+def test_tag_header_struct_path_agrees_with_declaration(tag_type, timestamp, size) -> None:
+    """The writer packs tag headers with struct (one per recorded message); the construct
+    declaration (and its compiled form, which the reader uses) reads the same fields."""
+    fast = tag_header(tag_type, timestamp, size)
+    value = {"type": {"reserved": 0, "filter": False, "tag_type": tag_type},
+             "data_size": size, "timestamp": timestamp, "stream_id": 0}
+    assert fast == FlvTagHeader.build(value) == FlvTagHeader.compile().build(value)
+    for parsed in (FlvTagHeader.parse(fast), FlvTagHeader.compile().parse(fast)):
+        assert (int(parsed.type.tag_type), parsed.timestamp, parsed.data_size) == (
+            tag_type, timestamp, size)
+    # The timestamp's bytes: the lower 24 bits big endian, then the upper 8 bits.
+    assert fast[4:8] == (timestamp & 0xFFFFFF).to_bytes(3, "big") + bytes((timestamp >> 24,))

@@ -502,7 +502,9 @@ def test_audio_legacy_and_silence() -> None:
     assert pkt.silence and not pkt.tracks
     pkt = parse_audio(b"\x72\x00\x01")  # G.711 A-law, 8 kHz nominal rate bits=0, mono
     assert pkt.codec == "g711a" and pkt.sample_rate == 5512 and pkt.channels == 1
-    assert AudioTagHeader.parse(b"\xaf").sound_format == 10
+    hdr = AudioTagHeader.parse(b"\xaf")
+    assert hdr.sound_format == "AAC" and int(hdr.sound_format) == 10  # symbolic names
+    assert (hdr.sound_rate, hdr.sound_size, hdr.sound_type) == ("KHZ_44", "BITS_16", "STEREO")
 
 
 def test_unknown_fourcc_and_packet_types() -> None:
@@ -578,8 +580,10 @@ def test_first_byte_construct_agrees_with_fast_path(b0: int) -> None:
     payload = bytes([b0, 0])
     legacy = VideoTagHeader.parse(payload[:1])
     ex = ExVideoTagHeader.parse(payload[:1])
-    assert video_frame_type(payload) == legacy.frame_type == ex.frame_type
+    assert video_frame_type(payload) == int(legacy.frame_type) == int(ex.frame_type)
     assert legacy.is_ex_header == bool(b0 & 0x80)
+    if b0 & 0x80 and (b0 & 0x0F) <= 7:
+        assert ex.packet_type == VideoPacketType(b0 & 0x0F).name
 
 
 def test_construct_declarations_match_parser() -> None:
@@ -588,20 +592,23 @@ def test_construct_declarations_match_parser() -> None:
 
     mod_ex = b"\x02" + (777).to_bytes(3, "big") + bytes([VideoPacketType.MULTITRACK])
     entry = ModExEntry.parse(mod_ex)
-    assert entry.size8 + 1 == 3 and entry.next.packet_type == VideoPacketType.MULTITRACK
+    assert entry.size_minus_one + 1 == 3 and entry.next.packet_type == "MULTITRACK"
+    assert entry.next.mod_ex_type == "TIMESTAMP_OFFSET_NANO"
     assert int.from_bytes(entry.data, "big") == 777
     mt = bytes([(AvMultitrackType.MANY_TRACKS_MANY_CODECS << 4) | VideoPacketType.SEQUENCE_END])
     track = b"vp09" + b"\x03" + b"\x00\x00\x00"
     msg = bytes([_ex_video(FrameType.KEY, VideoPacketType.MOD_EX)]) + mod_ex + mt + track
     pkt = parse_video(msg)
     hdr = MultitrackHeader.parse(mt)
-    th = TrackHeader.parse(track, multitrack_type=hdr.multitrack_type)
-    assert (pkt.multitrack_type, pkt.packet_type) == (hdr.multitrack_type, hdr.packet_type)
-    assert (pkt.fourcc, pkt.tracks[0].track_id, 0) == (th.fourcc.decode(), th.track_id, th.size)
+    th = TrackHeader.parse(track, multitrack_type=int(hdr.multitrack_type))
+    assert (pkt.multitrack_type, pkt.packet_type) == (int(hdr.multitrack_type),
+                                                      int(hdr.packet_type))
+    assert (pkt.fourcc, pkt.tracks[0].track_id, 0) == (th.fourcc, th.track_id, th.size)
     assert pkt.timestamp_offset_nano == 777
 
 
 def test_flvtag_construct_view(video_files: dict[str, bytes]) -> None:
     data = video_files.get("avc") or next(iter(video_files.values()))
     tag = FlvTag.parse(data[13:])
-    assert tag.header.type.tag_type == 18 and tag.data.startswith(b"\x02\x00\x0aonMetaData")
+    assert tag.header.type.tag_type == "SCRIPT" and int(tag.header.type.tag_type) == 18
+    assert tag.data.startswith(b"\x02\x00\x0aonMetaData")

@@ -1,5 +1,5 @@
-"""grtmp.live without sockets (classify, timestamp rebasing, GOP cache, catch-up, the player
-policy) and the player outbox of grtmp.net over a fake socket."""
+"""grtmp.live without sockets (timestamp rebasing, GOP cache, catch-up, the player policy) and
+the player outbox of grtmp.net over a fake socket."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from grtmp.config import ServerConfig
 from grtmp.live import Packet, PlayerPolicy, Stream
-from grtmp.media.multitrack import MANY_TRACKS, ONE_TRACK, build_multitrack
-from grtmp.media.tag import KIND_FRAME, KIND_HEADER, KIND_KEYFRAME, KIND_OTHER, classify
+from grtmp.media.multitrack import MANY_TRACKS, build_multitrack
+from grtmp.media.tag import KIND_KEYFRAME
 from grtmp.net.consume import consume_stream
 from grtmp.net.outbox import Outbox, Wire
 from grtmp.wire.chunk import ChunkReader
@@ -89,91 +89,6 @@ def queued(sub: Outbox) -> list[Packet]:
         if isinstance(item, Packet):
             out.append(item)
     return out
-
-
-# -- classify ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("type_id", "payload", "want"), [
-    (VIDEO, AVC_HEADER, (KIND_HEADER, (VIDEO, 7))),
-    (VIDEO, key(), (KIND_KEYFRAME, None)),
-    (VIDEO, inter(), (KIND_FRAME, None)),
-    (VIDEO, b"\x27\x01", (KIND_FRAME, None)),
-    (VIDEO, b"\x1c\x00\x00\x00\x00\x01", (KIND_HEADER, (VIDEO, 12))),  # legacy-id HEVC
-    (VIDEO, b"\x1c\x01\x00\x00\x00\x01", (KIND_KEYFRAME, None)),
-    (VIDEO, b"\x52\x00", (KIND_OTHER, None)),  # video info/command frame (frame type 5)
-    (VIDEO, b"\x12\x00\x00", (KIND_KEYFRAME, None)),  # Sorenson H.263 keyframe, no header
-    (VIDEO, b"", (KIND_OTHER, None)),
-    (AUDIO, AAC_HEADER, (KIND_HEADER, (AUDIO, 10))),
-    (AUDIO, aac(), (KIND_FRAME, None)),
-    (AUDIO, b"\x2f\xff\xfb", (KIND_FRAME, None)),  # MP3
-    (AUDIO, b"", (KIND_OTHER, None)),
-    (DATA_AMF0, b"\x02\x00\x0aonMetaData", (KIND_OTHER, None)),
-])
-def test_classify_legacy(type_id, payload, want):
-    assert classify(type_id, payload) == want
-
-
-def test_classify_legacy_avc_end_of_sequence_is_not_a_keyframe():
-    # FFmpeg's FLV muxer ends an H.264 stream with 17 02 00 00 00. It carries no picture, so
-    # it must neither reset the GOP cache nor end a subscriber's wait for a keyframe (the
-    # Enhanced RTMP SequenceEnd is already KIND_OTHER).
-    assert classify(VIDEO, b"\x17\x02\x00\x00\x00")[0] == KIND_OTHER
-    assert classify(VIDEO, ex_video(1, 2))[0] == KIND_OTHER
-
-
-def test_classify_enhanced_video():
-    # SequenceStart (0): header keyed by FourCC and packet type.
-    assert classify(VIDEO, ex_video(1, 0, b"hvc1")) == (KIND_HEADER, (VIDEO, b"hvc1", 0))
-    assert classify(VIDEO, ex_video(1, 0, b"av01")) == (KIND_HEADER, (VIDEO, b"av01", 0))
-    # CodedFrames (1) and CodedFramesX (3): key or inter by frame type.
-    assert classify(VIDEO, ex_video(1, 1)) == (KIND_KEYFRAME, None)
-    assert classify(VIDEO, ex_video(2, 1)) == (KIND_FRAME, None)
-    assert classify(VIDEO, ex_video(1, 3)) == (KIND_KEYFRAME, None)
-    assert classify(VIDEO, ex_video(2, 3)) == (KIND_FRAME, None)
-    # SequenceEnd (2) is not media.
-    assert classify(VIDEO, ex_video(1, 2)) == (KIND_OTHER, None)
-    # Metadata (4, colorInfo) and MPEG2TSSequenceStart (5) are cached like headers, apart.
-    assert classify(VIDEO, ex_video(1, 4, b"hvc1")) == (KIND_HEADER, (VIDEO, b"hvc1", 4))
-    assert classify(VIDEO, ex_video(1, 5, b"av01")) == (KIND_HEADER, (VIDEO, b"av01", 5))
-    # Command frame (frame type 5).
-    assert classify(VIDEO, ex_video(5, 1)) == (KIND_OTHER, None)
-    # ModEx (7): classified by frame type.
-    assert classify(VIDEO, ex_video(1, 7))[0] == KIND_KEYFRAME
-    assert classify(VIDEO, ex_video(2, 7))[0] == KIND_FRAME
-
-
-def test_classify_enhanced_video_multitrack():
-    hdr = build_multitrack(VIDEO, 0x10, 0, [(0, b"avc1", AVC_RECORD), (1, b"avc1", AVC_RECORD)])
-    kind, k = classify(VIDEO, hdr)
-    assert kind == KIND_HEADER and k[0] == VIDEO and k[-1] == 0
-    kf = build_multitrack(VIDEO, 0x10, 1, [(0, b"avc1", b"\x00\x00\x00" + b"k" * 9)])
-    assert classify(VIDEO, kf) == (KIND_KEYFRAME, None)
-    fr = build_multitrack(VIDEO, 0x20, 1, [(0, b"avc1", b"\x00\x00\x00" + b"p" * 9)])
-    assert classify(VIDEO, fr) == (KIND_FRAME, None)
-    # Headers of different tracks are kept apart.
-    one0 = build_multitrack(VIDEO, 0x10, 0, [(0, b"hvc1", b"\x01abc")], ONE_TRACK)
-    one1 = build_multitrack(VIDEO, 0x10, 0, [(1, b"hvc1", b"\x01abc")], ONE_TRACK)
-    assert classify(VIDEO, one0)[0] == classify(VIDEO, one1)[0] == KIND_HEADER
-    assert classify(VIDEO, one0)[1] != classify(VIDEO, one1)[1]
-
-
-def test_classify_enhanced_audio():
-    assert classify(AUDIO, ex_audio(0, b"Opus")) == (KIND_HEADER, (AUDIO, b"Opus", 0))
-    assert classify(AUDIO, ex_audio(0, b"fLaC")) == (KIND_HEADER, (AUDIO, b"fLaC", 0))
-    assert classify(AUDIO, ex_audio(4, b"Opus")) == (KIND_HEADER, (AUDIO, b"Opus", 4))
-    assert classify(AUDIO, ex_audio(1)) == (KIND_FRAME, None)
-    mt_hdr = build_multitrack(AUDIO, 0, 0, [(0, b"Opus", b"h0"), (1, b"Opus", b"h1")])
-    kind, k = classify(AUDIO, mt_hdr)
-    assert kind == KIND_HEADER and k[0] == AUDIO and k[-1] == 0
-    mt_frame = build_multitrack(AUDIO, 0, 1, [(0, b"Opus", b"f0"), (1, b"Opus", b"f1")])
-    assert classify(AUDIO, mt_frame) == (KIND_FRAME, None)
-
-
-def test_classify_header_keys_differ_between_codecs():
-    keys = {classify(VIDEO, AVC_HEADER)[1], classify(AUDIO, AAC_HEADER)[1],
-            classify(VIDEO, ex_video(1, 0, b"hvc1"))[1], classify(AUDIO, ex_audio(0))[1]}
-    assert len(keys) == 4
 
 
 # -- timestamps -------------------------------------------------------------------------------

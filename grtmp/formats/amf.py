@@ -32,8 +32,10 @@ from construct import (
     PascalString,
     Pass,
     SizeofError,
+    StringEncoded,
     Struct,
     Switch,
+    obj_,
     stream_read,
     stream_write,
     this,
@@ -211,11 +213,12 @@ class _U29(Construct):
 #: The U29 variable-length unsigned integer, parse and build.
 U29 = _U29()
 
-#: integer-type body: a U29 holding a 29-bit two's complement signed integer (3.6).
+#: integer-type body: a U29 holding a 29-bit two's complement signed integer (3.6): bit 28
+#: set means negative, so subtract 2**29 exactly when it is set.
 AMF3Integer = ExprAdapter(
     U29,
-    decoder=lambda obj, ctx: obj - (1 << 29) if obj & (1 << 28) else obj,
-    encoder=lambda obj, ctx: obj & U29_MAX,
+    decoder=obj_ - ((obj_ & (1 << 28)) << 1),
+    encoder=obj_ & U29_MAX,
 )
 #: double-type body (3.7).
 AMF3Double = Float64b
@@ -223,36 +226,28 @@ AMF3Double = Float64b
 #: (low bit 1, byte length in the upper 28 bits, then UTF-8 bytes).
 AMF3UTF8 = Struct(
     "header" / U29,
-    "is_reference" / Computed(lambda ctx: not ctx.header & 1),
+    "is_reference" / Computed((this.header & 1) == 0),
     "reference" / If(this.is_reference, Computed(this.header >> 1)),
-    "value"
-    / If(
-        lambda ctx: not ctx.is_reference,
-        ExprAdapter(
-            Bytes(this.header >> 1),
-            decoder=lambda obj, ctx: obj.decode("utf-8"),
-            encoder=lambda obj, ctx: obj.encode("utf-8"),
-        ),
-    ),
+    "value" / If(~this.is_reference, StringEncoded(Bytes(this.header >> 1), "utf8")),
 )
 #: date-type body (3.9): U29D-ref, or U29D-value (1) then DOUBLE ms since epoch (UTC).
 AMF3Date = Struct(
     "header" / U29,
-    "is_reference" / Computed(lambda ctx: not ctx.header & 1),
-    "date" / If(lambda ctx: not ctx.is_reference, Float64b),
+    "is_reference" / Computed((this.header & 1) == 0),
+    "date" / If(~this.is_reference, Float64b),
 )
 #: ByteArray-type body (3.14): U29B-ref or U29B-value (length << 1 | 1) then the bytes.
 AMF3ByteArray = Struct(
     "header" / U29,
-    "is_reference" / Computed(lambda ctx: not ctx.header & 1),
-    "data" / If(lambda ctx: not ctx.is_reference, Bytes(this.header >> 1)),
+    "is_reference" / Computed((this.header & 1) == 0),
+    "data" / If(~this.is_reference, Bytes(this.header >> 1)),
 )
 #: Vector header (3.15): U29V-ref or U29V-value (count << 1 | 1), then U8 fixed-vector flag.
 AMF3VectorHeader = Struct(
     "header" / U29,
-    "is_reference" / Computed(lambda ctx: not ctx.header & 1),
+    "is_reference" / Computed((this.header & 1) == 0),
     "count" / Computed(this.header >> 1),
-    "fixed" / If(lambda ctx: not ctx.is_reference, Flag),
+    "fixed" / If(~this.is_reference, Flag),
 )
 
 #: One self-contained AMF3 value (no nested values): marker then body. For inspection.

@@ -5,11 +5,28 @@ with conditional fields, so both are read in :mod:`grtmp.media`.
 
 from __future__ import annotations
 
-from construct import BitsInteger, BitStruct, Flag, GreedyBytes, Struct
+from enum import IntEnum
 
-__all__ = ["AV1CodecConfigurationRecord", "OBUHeader", "OBU_SEQUENCE_HEADER"]
+from construct import BitsInteger, BitStruct, Enum, Flag, GreedyBytes, Struct
 
-OBU_SEQUENCE_HEADER = 1
+__all__ = ["AV1CodecConfigurationRecord", "OBUHeader", "OBUType", "OBU_SEQUENCE_HEADER"]
+
+
+class OBUType(IntEnum):
+    """obu_type (AV1 spec 6.2.2)."""
+
+    SEQUENCE_HEADER = 1
+    TEMPORAL_DELIMITER = 2
+    FRAME_HEADER = 3
+    TILE_GROUP = 4
+    METADATA = 5
+    FRAME = 6
+    REDUNDANT_FRAME_HEADER = 7
+    TILE_LIST = 8
+    PADDING = 15
+
+
+OBU_SEQUENCE_HEADER = OBUType.SEQUENCE_HEADER
 
 #: av1C: four bytes of flags, then the configOBUs (normally one Sequence Header OBU).
 AV1CodecConfigurationRecord = Struct(
@@ -36,7 +53,7 @@ AV1CodecConfigurationRecord = Struct(
 #: One-byte OBU header (the optional extension byte follows when extension_flag is set).
 OBUHeader = BitStruct(
     "forbidden_bit" / Flag,
-    "obu_type" / BitsInteger(4),
+    "obu_type" / Enum(BitsInteger(4), OBUType),
     "extension_flag" / Flag,
     "has_size_field" / Flag,
     "reserved_1bit" / Flag,

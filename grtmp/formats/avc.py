@@ -4,10 +4,13 @@ header (ITU-T H.264 7.3.1). SPS fields are exp-Golomb coded and are read in :mod
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from construct import (
     Array,
     BitsInteger,
     BitStruct,
+    Enum,
     GreedyBytes,
     Int8ub,
     Int16ub,
@@ -16,11 +19,33 @@ from construct import (
     this,
 )
 
-__all__ = ["AVCDecoderConfigurationRecord", "AVCNALHeader", "NAL_SPS", "NAL_PPS", "NAL_IDR"]
+__all__ = ["AVCDecoderConfigurationRecord", "AVCNALHeader", "AVCNalUnitType", "NAL_SPS", "NAL_PPS",
+           "NAL_IDR"]
 
-NAL_IDR = 5
-NAL_SPS = 7
-NAL_PPS = 8
+
+class AVCNalUnitType(IntEnum):
+    """H.264 nal_unit_type (ITU-T H.264 table 7-1), the common ones."""
+
+    NON_IDR_SLICE = 1
+    SLICE_DATA_A = 2
+    SLICE_DATA_B = 3
+    SLICE_DATA_C = 4
+    IDR_SLICE = 5
+    SEI = 6
+    SPS = 7
+    PPS = 8
+    AUD = 9
+    END_OF_SEQUENCE = 10
+    END_OF_STREAM = 11
+    FILLER = 12
+    SPS_EXT = 13
+    PREFIX = 14
+    SUBSET_SPS = 15
+
+
+NAL_IDR = AVCNalUnitType.IDR_SLICE
+NAL_SPS = AVCNalUnitType.SPS
+NAL_PPS = AVCNalUnitType.PPS
 
 #: avcC: the body of an AVC sequence header (AVCPacketType 0 / SequenceStart for avc1).
 AVCDecoderConfigurationRecord = Struct(
@@ -51,5 +76,5 @@ AVCDecoderConfigurationRecord = Struct(
 AVCNALHeader = BitStruct(
     "forbidden_zero_bit" / BitsInteger(1),
     "nal_ref_idc" / BitsInteger(2),
-    "nal_unit_type" / BitsInteger(5),
+    "nal_unit_type" / Enum(BitsInteger(5), AVCNalUnitType),
 )

@@ -25,10 +25,13 @@ that chunk stream used one; parse with ``ChunkHeader.parse(data, fmt3_extended=T
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from construct import (
     BitsInteger,
     BitStruct,
     Computed,
+    Enum,
     ExprAdapter,
     If,
     Int8ub,
@@ -42,6 +45,30 @@ from construct import (
     obj_,
     this,
 )
+
+
+class MessageType(IntEnum):
+    """Message type ids (RTMP 1.0 sections 5.4, 7.1)."""
+
+    SET_CHUNK_SIZE = 1
+    ABORT = 2
+    ACKNOWLEDGEMENT = 3
+    USER_CONTROL = 4
+    WINDOW_ACK_SIZE = 5
+    SET_PEER_BANDWIDTH = 6
+    AUDIO = 8
+    VIDEO = 9
+    DATA_AMF3 = 15
+    SHARED_OBJECT_AMF3 = 16
+    COMMAND_AMF3 = 17
+    DATA_AMF0 = 18
+    SHARED_OBJECT_AMF0 = 19
+    COMMAND_AMF0 = 20
+    AGGREGATE = 22
+
+
+#: Message type id field, parsed to the type's name (an unknown id stays a number).
+MessageTypeField = Enum(Int8ub, MessageType)
 
 #: Value of a 24-bit timestamp field that announces an Extended Timestamp.
 EXTENDED_TIMESTAMP_MARKER = 0xFFFFFF
@@ -81,7 +108,7 @@ ChunkBasicHeader = Struct(
 ChunkMessageHeaderType0 = Struct(
     "timestamp" / Int24ub,
     "message_length" / Int24ub,
-    "message_type_id" / Int8ub,
+    "message_type_id" / MessageTypeField,
     "message_stream_id" / Int32ul,
 )
 
@@ -89,7 +116,7 @@ ChunkMessageHeaderType0 = Struct(
 ChunkMessageHeaderType1 = Struct(
     "timestamp_delta" / Int24ub,
     "message_length" / Int24ub,
-    "message_type_id" / Int8ub,
+    "message_type_id" / MessageTypeField,
 )
 
 # 5.3.1.2.3 Type 2: same stream id, length and type; only the timestamp delta.
@@ -131,6 +158,8 @@ ChunkHeader = Struct(
 )
 
 __all__ = [
+    "MessageType",
+    "MessageTypeField",
     "EXTENDED_TIMESTAMP_MARKER",
     "MAX_CSID",
     "MAX_CSID_1BYTE",

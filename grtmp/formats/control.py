@@ -14,28 +14,71 @@ User Control Message (type 4): event type (16 bits) | event data, where the data
 stream id (StreamBegin 0, StreamEOF 1, StreamDry 2, StreamIsRecorded 4), a stream id and a
 buffer length in ms (SetBufferLength 3) or a 32-bit timestamp (PingRequest 6, PingResponse 7).
 
-Aggregate message (type 22): a run of FLV-style tags, each an 11-byte header (type, 24-bit data
-size, 24-bit timestamp + 8-bit extended timestamp, 24-bit stream id), the data, then a 32-bit
-back pointer (the size of the tag just ended: 11 + data size).
+Aggregate message (type 22): a run of FLV tags, each the 11-byte FLV tag header (type, 24-bit
+data size, 24-bit timestamp + 8-bit extended timestamp, 24-bit stream id), the data, then a
+32-bit back pointer (the size of the tag just ended: 11 + data size).
+
+Symbolic fields (``limit_type``, ``event_type``) parse to names: compare with ``int(value)``.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 from construct import (
     BitsInteger,
     BitStruct,
     Bytes,
+    Enum,
     GreedyBytes,
     GreedyRange,
     Int8ub,
     Int16ub,
-    Int24ub,
     Int32ub,
-    Rebuild,
     Struct,
-    len_,
     this,
 )
+
+from .flv import FLV_TAG_HEADER_SIZE, FlvTagHeader
+
+__all__ = [
+    "UserControlEvent",
+    "PeerBandwidthLimit",
+    "SetChunkSize",
+    "Abort",
+    "Acknowledgement",
+    "WindowAcknowledgementSize",
+    "SetPeerBandwidth",
+    "UserControl",
+    "StreamIdEvent",
+    "SetBufferLengthEvent",
+    "PingEvent",
+    "AggregateTag",
+    "AggregateBody",
+    "AGGREGATE_TAG_HEADER_SIZE",
+    "AGGREGATE_BACK_POINTER_SIZE",
+]
+
+
+class UserControlEvent(IntEnum):
+    """User Control Message event types (RTMP 1.0 section 7.1.7)."""
+
+    STREAM_BEGIN = 0
+    STREAM_EOF = 1
+    STREAM_DRY = 2
+    SET_BUFFER_LENGTH = 3
+    STREAM_IS_RECORDED = 4
+    PING_REQUEST = 6
+    PING_RESPONSE = 7
+
+
+class PeerBandwidthLimit(IntEnum):
+    """Limit type of Set Peer Bandwidth (RTMP 1.0 section 5.4.5)."""
+
+    HARD = 0
+    SOFT = 1
+    DYNAMIC = 2
+
 
 #: 5.4.1 Set Chunk Size (type 1). The first bit MUST be zero; valid sizes are 1..0x7FFFFFFF.
 SetChunkSize = BitStruct(
@@ -61,12 +104,12 @@ WindowAcknowledgementSize = Struct(
 #: 5.4.5 Set Peer Bandwidth (type 6). Limit type: 0 Hard, 1 Soft, 2 Dynamic.
 SetPeerBandwidth = Struct(
     "acknowledgement_window_size" / Int32ub,
-    "limit_type" / Int8ub,
+    "limit_type" / Enum(Int8ub, PeerBandwidthLimit),
 )
 
 #: 6.2 / 7.1.7 User Control Message (type 4): event type and raw event data.
 UserControl = Struct(
-    "event_type" / Int16ub,
+    "event_type" / Enum(Int16ub, UserControlEvent),
     "event_data" / GreedyBytes,
 )
 
@@ -86,15 +129,12 @@ PingEvent = Struct(
     "timestamp" / Int32ub,
 )
 
-#: One FLV-style tag inside an aggregate message (the timestamp is
-#: ``timestamp | timestamp_extended << 24``).
+#: One sub-tag of an aggregate message (7.1.6): the FLV tag header (:data:`FlvTagHeader`: type,
+#: data size, 24 + 8-bit timestamp, stream id), the data, then the back pointer (the size of
+#: the tag just ended: 11 + data size).
 AggregateTag = Struct(
-    "tag_type" / Int8ub,
-    "data_size" / Rebuild(Int24ub, len_(this.data)),
-    "timestamp" / Int24ub,
-    "timestamp_extended" / Int8ub,
-    "stream_id" / Int24ub,
-    "data" / Bytes(this.data_size),
+    "header" / FlvTagHeader,
+    "data" / Bytes(this.header.data_size),
     "back_pointer" / Int32ub,
 )
 
@@ -102,5 +142,5 @@ AggregateTag = Struct(
 AggregateBody = GreedyRange(AggregateTag)
 
 #: Size of an aggregate sub-tag header and of its back pointer.
-AGGREGATE_TAG_HEADER_SIZE = 11
+AGGREGATE_TAG_HEADER_SIZE = FLV_TAG_HEADER_SIZE
 AGGREGATE_BACK_POINTER_SIZE = 4

@@ -30,19 +30,34 @@ C2/S2 in the complex handshake are 1504 random bytes followed by a 32-byte signa
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from construct import (
     Array,
     Byte,
     Bytes,
     Computed,
+    Enum,
     Int8ub,
     Int32ub,
     Pointer,
     Rebuild,
     Struct,
     Tell,
+    sum_,
     this,
 )
+
+
+class HandshakeVersion(IntEnum):
+    """The C0/S0 version byte: 3 is plain RTMP; 6 (RTMPE), 8 (RTMPE with XTEA) and 9 (with
+    Blowfish) are the encrypted variants grtmp does not implement."""
+
+    RTMP = 3
+    RTMPE = 6
+    RTMPE_XTEA = 8
+    RTMPE_BLOWFISH = 9
+
 
 #: Length of C1/S1/C2/S2.
 HANDSHAKE_SIZE = 1536
@@ -50,12 +65,12 @@ HANDSHAKE_SIZE = 1536
 DIGEST_SIZE = 32
 #: Length of each of the two 764-byte blocks of the complex layout.
 BLOCK_SIZE = 764
-#: The only C0/S0 version plain RTMP uses (6 and 8 are RTMPE).
-RTMP_VERSION = 3
+#: The only C0/S0 version plain RTMP uses (6, 8 and 9 are RTMPE).
+RTMP_VERSION = HandshakeVersion.RTMP
 
-#: C0 and S0: one version byte.
+#: C0 and S0: one version byte, parsed to its name (an unknown version stays a number).
 C0S0 = Struct(
-    "version" / Int8ub,
+    "version" / Enum(Int8ub, HandshakeVersion),
 )
 
 #: C1 and S1 (simple handshake view, RTMP 1.0 figure 2). ``zero`` is all zero in the simple
@@ -76,7 +91,7 @@ C2S2 = Struct(
 #: The 764-byte digest block.
 DigestBlock = Struct(
     "offset_bytes" / Array(4, Byte),
-    "offset" / Computed(lambda ctx: sum(ctx.offset_bytes) % 728),
+    "offset" / Computed(sum_(this.offset_bytes) % 728),
     "random_before" / Bytes(this.offset),
     "digest" / Bytes(DIGEST_SIZE),
     "random_after" / Bytes(728 - this.offset),
@@ -87,7 +102,7 @@ DigestBlock = Struct(
 KeyBlock = Struct(
     "_start" / Tell,
     "offset_bytes" / Pointer(this._start + 760, Array(4, Byte)),
-    "offset" / Computed(lambda ctx: sum(ctx.offset_bytes) % 632),
+    "offset" / Computed(sum_(this.offset_bytes) % 632),
     "random_before" / Bytes(this.offset),
     "key" / Bytes(128),
     "random_after" / Bytes(632 - this.offset),

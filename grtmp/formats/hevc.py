@@ -4,11 +4,14 @@ two-byte NAL unit header (ITU-T H.265 7.3.1.2). SPS fields are read in :mod:`grt
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from construct import (
     Array,
     BitsInteger,
     BitStruct,
     Bytes,
+    Enum,
     Flag,
     GreedyBytes,
     Int8ub,
@@ -23,14 +26,46 @@ __all__ = [
     "HEVCDecoderConfigurationRecord",
     "HEVCNALArray",
     "HEVCNALHeader",
+    "HEVCNalUnitType",
     "NAL_VPS",
     "NAL_SPS",
     "NAL_PPS",
 ]
 
-NAL_VPS = 32
-NAL_SPS = 33
-NAL_PPS = 34
+
+class HEVCNalUnitType(IntEnum):
+    """H.265 nal_unit_type (ITU-T H.265 table 7-1), the common ones."""
+
+    TRAIL_N = 0
+    TRAIL_R = 1
+    TSA_N = 2
+    TSA_R = 3
+    STSA_N = 4
+    STSA_R = 5
+    RADL_N = 6
+    RADL_R = 7
+    RASL_N = 8
+    RASL_R = 9
+    BLA_W_LP = 16
+    BLA_W_RADL = 17
+    BLA_N_LP = 18
+    IDR_W_RADL = 19
+    IDR_N_LP = 20
+    CRA = 21
+    VPS = 32
+    SPS = 33
+    PPS = 34
+    AUD = 35
+    EOS = 36
+    EOB = 37
+    FD = 38
+    PREFIX_SEI = 39
+    SUFFIX_SEI = 40
+
+
+NAL_VPS = HEVCNalUnitType.VPS
+NAL_SPS = HEVCNalUnitType.SPS
+NAL_PPS = HEVCNalUnitType.PPS
 
 #: One array of parameter-set NAL units of the same type inside hvcC.
 HEVCNALArray = Struct(
@@ -38,7 +73,7 @@ HEVCNALArray = Struct(
     / BitStruct(
         "array_completeness" / Flag,
         "reserved" / BitsInteger(1),
-        "nal_unit_type" / BitsInteger(6),
+        "nal_unit_type" / Enum(BitsInteger(6), HEVCNalUnitType),
     ),
     "num_nalus" / Int16ub,
     "nalus" / Array(this.num_nalus, Prefixed(Int16ub, GreedyBytes)),
@@ -81,7 +116,7 @@ HEVCDecoderConfigurationRecord = Struct(
 #: Two-byte H.265 NAL unit header.
 HEVCNALHeader = BitStruct(
     "forbidden_zero_bit" / BitsInteger(1),
-    "nal_unit_type" / BitsInteger(6),
+    "nal_unit_type" / Enum(BitsInteger(6), HEVCNalUnitType),
     "nuh_layer_id" / BitsInteger(6),
     "nuh_temporal_id_plus1" / BitsInteger(3),
 )

@@ -1,22 +1,29 @@
 """FLV/RTMP video tag layouts: legacy VideoTagHeader and Enhanced RTMP (v2) ExVideoTagHeader.
 
 The Enhanced RTMP header is a small loop (ModEx entries, then an optional Multitrack header,
-then per-track headers); each piece is declared here and :func:`grtmp.media.parse_video` walks
-them in the order the spec's pseudocode gives.
+then per-track headers); each piece is declared here, and :func:`grtmp.media.tag.read_tag_header`
+walks them with plain byte reads in the order the spec's pseudocode gives (it runs per message;
+tests/test_tag.py proves it reads what these declarations read).
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 from construct import (
     BitsInteger,
     BitStruct,
     Bytes,
+    Computed,
+    Enum,
     Flag,
     If,
+    IfThenElse,
     Int8ub,
     Int16ub,
     Int24sb,
     Int24ub,
+    Int32ub,
     Struct,
     this,
 )
@@ -24,6 +31,9 @@ from construct import (
 __all__ = [
     "VIDEO_CODEC_IDS",
     "VIDEO_FOURCCS",
+    "VideoCodecId",
+    "VideoFourCC",
+    "fourcc_enum",
     "FrameType",
     "VideoPacketType",
     "AvcPacketType",
@@ -34,8 +44,11 @@ __all__ = [
     "ExVideoTagHeader",
     "AVCVideoPacket",
     "ModExEntry",
+    "mod_ex_entry",
     "MultitrackHeader",
+    "multitrack_header",
     "TrackHeader",
+    "track_header",
     "CompositionTime",
     "FourCC",
     "VPCodecConfigurationRecord",
@@ -43,7 +56,7 @@ __all__ = [
 ]
 
 
-class FrameType:
+class FrameType(IntEnum):
     """VideoFrameType (UB[3])."""
 
     KEY = 1
@@ -53,7 +66,7 @@ class FrameType:
     COMMAND = 5
 
 
-class VideoPacketType:
+class VideoPacketType(IntEnum):
     """Enhanced RTMP VideoPacketType (UB[4])."""
 
     SEQUENCE_START = 0
@@ -66,7 +79,7 @@ class VideoPacketType:
     MOD_EX = 7
 
 
-class AvcPacketType:
+class AvcPacketType(IntEnum):
     """Legacy AVCPacketType (also used by HEVC=12 / AV1=13 in pre-Enhanced-RTMP encoders)."""
 
     SEQUENCE_HEADER = 0
@@ -74,7 +87,7 @@ class AvcPacketType:
     END_OF_SEQUENCE = 2
 
 
-class AvMultitrackType:
+class AvMultitrackType(IntEnum):
     """AvMultitrackType (UB[4]), shared by audio and video."""
 
     ONE_TRACK = 0
@@ -82,31 +95,45 @@ class AvMultitrackType:
     MANY_TRACKS_MANY_CODECS = 2
 
 
-class ModExType:
+class ModExType(IntEnum):
     """Video/AudioPacketModExType (UB[4])."""
 
     TIMESTAMP_OFFSET_NANO = 0
 
 
-class VideoCommand:
+class VideoCommand(IntEnum):
     """VideoCommand (UI8) carried by a command frame."""
 
     START_SEEK = 0
     END_SEEK = 1
 
 
-#: Legacy FLV CodecID -> short name. 12 (HEVC) and 13 (AV1) are de-facto extensions (not
-#: in the Adobe spec) used by some Chinese CDNs / forks of FFmpeg, nginx-rtmp and SRS.
+class VideoCodecId(IntEnum):
+    """Legacy FLV CodecID (UB[4]). 12 (HEVC) and 13 (AV1) are de-facto extensions (not in the
+    Adobe spec) used by some Chinese CDNs / forks of FFmpeg, nginx-rtmp and SRS."""
+
+    JPEG = 1
+    SORENSON_H263 = 2
+    SCREEN_VIDEO = 3
+    ON2_VP6 = 4
+    ON2_VP6_ALPHA = 5
+    SCREEN_VIDEO_V2 = 6
+    AVC = 7
+    HEVC = 12
+    AV1 = 13
+
+
+#: Legacy FLV CodecID -> short name.
 VIDEO_CODEC_IDS = {
-    1: "jpeg",
-    2: "h263",
-    3: "screen",
-    4: "vp6",
-    5: "vp6a",
-    6: "screen2",
-    7: "avc",
-    12: "hevc",
-    13: "av1",
+    VideoCodecId.JPEG: "jpeg",
+    VideoCodecId.SORENSON_H263: "h263",
+    VideoCodecId.SCREEN_VIDEO: "screen",
+    VideoCodecId.ON2_VP6: "vp6",
+    VideoCodecId.ON2_VP6_ALPHA: "vp6a",
+    VideoCodecId.SCREEN_VIDEO_V2: "screen2",
+    VideoCodecId.AVC: "avc",
+    VideoCodecId.HEVC: "hevc",
+    VideoCodecId.AV1: "av1",
 }
 
 #: Enhanced RTMP video FourCC -> short name.
@@ -122,20 +149,20 @@ VIDEO_FOURCCS = {
 #: First byte of every video tag: IsExHeader, FrameType, and CodecID (legacy) or PacketType.
 VideoTagHeader = BitStruct(
     "is_ex_header" / Flag,
-    "frame_type" / BitsInteger(3),
-    "codec_id" / BitsInteger(4),
+    "frame_type" / Enum(BitsInteger(3), FrameType),
+    "codec_id" / Enum(BitsInteger(4), VideoCodecId),
 )
 
 #: Same byte read with the Enhanced RTMP meaning of the low nibble.
 ExVideoTagHeader = BitStruct(
     "is_ex_header" / Flag,
-    "frame_type" / BitsInteger(3),
-    "packet_type" / BitsInteger(4),
+    "frame_type" / Enum(BitsInteger(3), FrameType),
+    "packet_type" / Enum(BitsInteger(4), VideoPacketType),
 )
 
 #: Legacy AVC (and HEVC/AV1 codec id 12/13) body header after the first byte.
 AVCVideoPacket = Struct(
-    "avc_packet_type" / Int8ub,
+    "avc_packet_type" / Enum(Int8ub, AvcPacketType),
     "composition_time" / Int24sb,
 )
 
@@ -145,32 +172,63 @@ CompositionTime = Int24sb
 #: FOURCC, four ASCII bytes.
 FourCC = Bytes(4)
 
-#: One ModEx entry: size (UI8 + 1, or UI16 + 1 if the UI8 is 255), data, then a byte holding
-#: the ModEx type (high nibble) and the next packet type (low nibble).
-ModExEntry = Struct(
-    "size8" / Int8ub,
-    "size16" / If(this.size8 == 255, Int16ub),
-    "data" / Bytes(lambda c: (c.size16 + 1) if c.size16 is not None else c.size8 + 1),
-    "next"
-    / BitStruct(
-        "mod_ex_type" / BitsInteger(4),
-        "packet_type" / BitsInteger(4),
-    ),
-)
 
-#: Byte after a Multitrack packet type: AvMultitrackType (high) and the tracks' packet type (low).
-MultitrackHeader = BitStruct(
-    "multitrack_type" / BitsInteger(4),
-    "packet_type" / BitsInteger(4),
-)
+def fourcc_enum(names: object) -> Enum:
+    """A FOURCC read as a big-endian UI32 that parses to its name ("avc1") when it is one of
+    ``names`` (an unknown one stays a number; build takes the name or the number)."""
+    return Enum(Int32ub, **{n: int.from_bytes(n.encode("latin-1"), "big") for n in names})
 
-#: Per-track header in a multitrack message (fourcc only for ManyTracksManyCodecs; size only
-#: when not OneTrack). Parse with ``TrackHeader.parse(data, multitrack_type=...)``.
-TrackHeader = Struct(
-    "fourcc" / If(this._.multitrack_type == AvMultitrackType.MANY_TRACKS_MANY_CODECS, FourCC),
-    "track_id" / Int8ub,
-    "size" / If(this._.multitrack_type != AvMultitrackType.ONE_TRACK, Int24ub),
-)
+
+#: A video FOURCC that prints as its name (avc1, hvc1, av01, vp09, vp08, vvc1).
+VideoFourCC = fourcc_enum(VIDEO_FOURCCS)
+
+
+def mod_ex_entry(packet_type: type[IntEnum]) -> Struct:
+    """One ModEx entry whose next-packet-type nibble is a ``packet_type`` (video or audio).
+
+    Size: UI8 + 1, or UI16 + 1 when the UI8 is 255 (``size_minus_one`` is the field that
+    counts); then the data, then a byte of ModEx type (high nibble) and next packet type."""
+    return Struct(
+        "size8" / Int8ub,
+        "size_minus_one" / IfThenElse(this.size8 == 255, Int16ub, Computed(this.size8)),
+        "data" / Bytes(this.size_minus_one + 1),
+        "next"
+        / BitStruct(
+            "mod_ex_type" / Enum(BitsInteger(4), ModExType),
+            "packet_type" / Enum(BitsInteger(4), packet_type),
+        ),
+    )
+
+
+def multitrack_header(packet_type: type[IntEnum]) -> BitStruct:
+    """The byte after a Multitrack packet type: AvMultitrackType (high nibble) and the tracks'
+    ``packet_type`` (low nibble)."""
+    return BitStruct(
+        "multitrack_type" / Enum(BitsInteger(4), AvMultitrackType),
+        "packet_type" / Enum(BitsInteger(4), packet_type),
+    )
+
+
+#: One video ModEx entry (see :func:`mod_ex_entry`).
+ModExEntry = mod_ex_entry(VideoPacketType)
+
+#: Byte after a video Multitrack packet type.
+MultitrackHeader = multitrack_header(VideoPacketType)
+
+def track_header(fourcc: Enum) -> Struct:
+    """Per-track header in a multitrack message: ``fourcc`` only for ManyTracksManyCodecs, the
+    track id, and the UI24 size unless OneTrack. Parse with
+    ``TrackHeader.parse(data, multitrack_type=int(header.multitrack_type))``."""
+    return Struct(
+        "fourcc" / If(this._.multitrack_type == int(AvMultitrackType.MANY_TRACKS_MANY_CODECS),
+                      fourcc),
+        "track_id" / Int8ub,
+        "size" / If(this._.multitrack_type != int(AvMultitrackType.ONE_TRACK), Int24ub),
+    )
+
+
+#: Per-track header of a video multitrack message (see :func:`track_header`).
+TrackHeader = track_header(VideoFourCC)
 
 #: VP codec configuration record (vpcC, "VP Codec ISO Media File Format Binding" v1.0).
 VPCodecConfigurationRecord = Struct(

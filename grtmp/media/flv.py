@@ -32,7 +32,8 @@ from grtmp.formats.flv import (
     PreviousTagSize,
 )
 
-__all__ = ["FLVWriter", "FLVReader", "FlvTagRecord", "TAG_AUDIO", "TAG_VIDEO", "TAG_SCRIPT"]
+__all__ = ["FLVWriter", "FLVReader", "FlvTagRecord", "tag_header", "TAG_AUDIO", "TAG_VIDEO",
+           "TAG_SCRIPT"]
 
 #: Largest tag payload the 24-bit DataSize field can describe.
 MAX_TAG_SIZE = (1 << 24) - 1
@@ -57,17 +58,20 @@ class FlvTagRecord:
         return self.tag_type
 
 
-def _tag_header(tag_type: int, timestamp: int, size: int) -> bytes:
+#: The tag header as two UI32: type << 24 | data size, then the 24 low timestamp bits << 8 |
+#: the upper 8 bits; stream id 0 follows. The recorder writes one per message, so this is the
+#: struct path of :data:`FlvTagHeader` (tests/test_flv.py proves they agree).
+_TAG_HEADER = struct.Struct(">II")
+_STREAM_ID_0 = b"\x00\x00\x00"
+#: The reader parses one header per tag: the compiled declaration.
+_TAG_HEADER_PARSER = FlvTagHeader.compile()
+
+
+def tag_header(tag_type: int, timestamp: int, size: int) -> bytes:
+    """The 11-byte FLV tag header (E.4.1) for a payload of ``size`` bytes, stream id 0; the
+    timestamp (milliseconds, taken mod 2**32) is written as 24 low bits then the upper 8."""
     ts = timestamp & 0xFFFFFFFF
-    return FlvTagHeader.build(
-        {
-            "type": {"reserved": 0, "filter": False, "tag_type": tag_type},
-            "data_size": size,
-            "timestamp": ts & 0xFFFFFF,
-            "timestamp_extended": ts >> 24,
-            "stream_id": 0,
-        }
-    )
+    return _TAG_HEADER.pack(tag_type << 24 | size, (ts & 0xFFFFFF) << 8 | ts >> 24) + _STREAM_ID_0
 
 
 class FLVWriter:
@@ -169,7 +173,7 @@ class FLVWriter:
     def _write_tag(self, tag_type: int, timestamp: int, payload: bytes) -> None:
         if len(payload) > MAX_TAG_SIZE:
             raise FormatError(f"tag payload of {len(payload)} bytes exceeds 24-bit size")
-        header = _tag_header(tag_type, timestamp, len(payload))
+        header = tag_header(tag_type, timestamp, len(payload))
         self._write(header + bytes(payload) + PreviousTagSize.build(FLV_TAG_HEADER_SIZE
                                                                     + len(payload)))
 
@@ -290,8 +294,8 @@ class FLVReader:
         raw = self._read(FLV_TAG_HEADER_SIZE)
         if len(raw) < FLV_TAG_HEADER_SIZE:
             return self._stop(start, partial=bool(raw))
-        h = FlvTagHeader.parse(raw)
-        tag_type = h.type.tag_type
+        h = _TAG_HEADER_PARSER.parse(raw)
+        tag_type = int(h.type.tag_type)  # an Enum field: a name for audio, video, script
         if tag_type not in (TAG_AUDIO, TAG_VIDEO, TAG_SCRIPT) or h.type.reserved:
             raise FormatError(f"bad FLV tag type {tag_type} at offset {start}")
         if h.data_size > self.max_tag_size:
@@ -309,7 +313,7 @@ class FLVReader:
         self.tags_read += 1
         return FlvTagRecord(
             tag_type=tag_type,
-            timestamp=h.timestamp | (h.timestamp_extended << 24),
+            timestamp=h.timestamp,
             stream_id=h.stream_id,
             payload=payload,
             offset=start,

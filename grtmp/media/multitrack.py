@@ -2,32 +2,45 @@
 
 Players that did not declare the ``capsEx`` Multitrack bit in ``connect`` get the default track
 (track id 0) of every multitrack message, re-packed as an ordinary ExVideoTagHeader /
-ExAudioTagHeader message. Pure byte work, no sockets (Enhanced RTMP v2, "Multitrack").
+ExAudioTagHeader message (ModEx entries in front of the Multitrack header are kept). The tag
+header and the per-track headers are read by :mod:`grtmp.media.tag`. Pure byte work, no
+sockets (Enhanced RTMP v2, "Multitrack").
 """
 
 from __future__ import annotations
 
 from grtmp.errors import CodecError
-from grtmp.wire.message import AUDIO, VIDEO
+from grtmp.formats.audio import AudioPacketType
+from grtmp.formats.video import AvMultitrackType, VideoPacketType
+from grtmp.media.tag import AUDIO, VIDEO, iter_tracks, read_tag_header, scan_ex_header
 
-VIDEO_MULTITRACK = 6
-AUDIO_MULTITRACK = 5
-MOD_EX = 7
-ONE_TRACK = 0
-MANY_TRACKS = 1
-MANY_TRACKS_MANY_CODECS = 2
+__all__ = ["is_multitrack", "split_tracks", "single_track", "build_multitrack",
+           "ONE_TRACK", "MANY_TRACKS", "MANY_TRACKS_MANY_CODECS"]
+
+VIDEO_MULTITRACK = int(VideoPacketType.MULTITRACK)
+AUDIO_MULTITRACK = int(AudioPacketType.MULTITRACK)
+MOD_EX = int(VideoPacketType.MOD_EX)
+ONE_TRACK = int(AvMultitrackType.ONE_TRACK)
+MANY_TRACKS = int(AvMultitrackType.MANY_TRACKS)
+MANY_TRACKS_MANY_CODECS = int(AvMultitrackType.MANY_TRACKS_MANY_CODECS)
 
 
 def is_multitrack(type_id: int, payload: bytes) -> bool:
-    """True for an Enhanced RTMP multitrack video or audio message (without ModEx)."""
+    """True for an Enhanced RTMP multitrack video or audio message (also behind ModEx)."""
     if not payload:
         return False
     b0 = payload[0]
+    pt = b0 & 0x0F
+    # Only an enhanced header whose packet type is Multitrack or ModEx can be multitrack.
     if type_id == VIDEO:
-        return bool(b0 & 0x80) and (b0 & 0x0F) == VIDEO_MULTITRACK
-    if type_id == AUDIO:
-        return (b0 >> 4) == 9 and (b0 & 0x0F) == AUDIO_MULTITRACK
-    return False
+        if not b0 & 0x80 or (pt != VIDEO_MULTITRACK and pt != MOD_EX):
+            return False
+    elif type_id != AUDIO or b0 >> 4 != 9 or (pt != AUDIO_MULTITRACK and pt != MOD_EX):
+        return False
+    try:
+        return scan_ex_header(type_id, payload)[2] is not None
+    except CodecError:
+        return False
 
 
 def split_tracks(type_id: int, payload: bytes) -> tuple[int, list[tuple[int, bytes, bytes]]]:
@@ -36,60 +49,34 @@ def split_tracks(type_id: int, payload: bytes) -> tuple[int, list[tuple[int, byt
     ``body`` is what follows the FourCC in a single-track message of the same packet type.
     Raises :class:`CodecError` on a truncated or malformed message.
     """
-    if not is_multitrack(type_id, payload):
+    h = read_tag_header(type_id, payload)
+    if h.multitrack_type is None:
         raise CodecError("not a multitrack message")
-    n = len(payload)
-    if n < 2:
-        raise CodecError("multitrack message too short")
-    mt_type = payload[1] >> 4
-    inner = payload[1] & 0x0F
-    if mt_type > MANY_TRACKS_MANY_CODECS:
-        raise CodecError(f"unknown AvMultitrackType {mt_type}")
-    pos = 2
-    fourcc = b""
-    if mt_type != MANY_TRACKS_MANY_CODECS:
-        if pos + 4 > n:
-            raise CodecError("multitrack FourCC truncated")
-        fourcc = bytes(payload[pos:pos + 4])
-        pos += 4
-    tracks: list[tuple[int, bytes, bytes]] = []
-    while pos < n:
-        cc = fourcc
-        if mt_type == MANY_TRACKS_MANY_CODECS:
-            if pos + 4 > n:
-                raise CodecError("track FourCC truncated")
-            cc = bytes(payload[pos:pos + 4])
-            pos += 4
-        if pos >= n:
-            raise CodecError("track id truncated")
-        track_id = payload[pos]
-        pos += 1
-        if mt_type == ONE_TRACK:
-            size = n - pos
-        else:
-            if pos + 3 > n:
-                raise CodecError("track size truncated")
-            size = int.from_bytes(payload[pos:pos + 3], "big")
-            pos += 3
-            if pos + size > n:
-                raise CodecError(f"track {track_id} claims {size} bytes, {n - pos} left")
-        tracks.append((track_id, cc, bytes(payload[pos:pos + size])))
-        pos += size
-        if mt_type == ONE_TRACK:
-            break
-    return inner, tracks
+    tracks = [(tid, fourcc or b"", bytes(payload[start:end]))
+              for tid, fourcc, start, end in iter_tracks(h, payload)]
+    return h.packet_type, tracks
 
 
 def single_track(type_id: int, payload: bytes, track_id: int = 0) -> bytes | None:
-    """The message for one track of a multitrack message, or None when that track is absent."""
-    inner, tracks = split_tracks(type_id, payload)
-    for tid, cc, body in tracks:
+    """The message for one track of a multitrack message, or None when that track is absent.
+
+    The first byte keeps the frame type (video); ModEx entries before the Multitrack header
+    are kept, the last one now announcing the tracks' packet type.
+    """
+    h = read_tag_header(type_id, payload)
+    if h.multitrack_type is None:
+        raise CodecError("not a multitrack message")
+    for tid, fourcc, start, end in iter_tracks(h, payload):
         if tid == track_id:
-            if type_id == VIDEO:
-                first = 0x80 | (payload[0] & 0x70) | inner
+            assert fourcc is not None
+            high = payload[0] & 0xF0  # ExHeader + frame type, or SoundFormat 9
+            if h.mod_ex_end > 1:
+                last = h.mod_ex_end - 1  # the byte: ModExType | next packet type
+                head = bytes((high | MOD_EX,)) + bytes(payload[1:last]) + bytes(
+                    ((payload[last] & 0xF0) | h.packet_type,))
             else:
-                first = 0x90 | inner
-            return bytes((first,)) + cc + body
+                head = bytes((high | h.packet_type,))
+            return head + fourcc + bytes(payload[start:end])
     return None
 
 

@@ -395,10 +395,9 @@ def build_aggregate(messages: Iterable[Message], *, timestamp: int | None = None
             raise ValueError(f"sub-message of {len(data)} bytes does not fit in 24 bits")
         ts = m.timestamp & _U32
         parts.append(fmt.AggregateTag.build({
-            "tag_type": m.type_id,
-            "timestamp": ts & 0xFFFFFF,
-            "timestamp_extended": ts >> 24,
-            "stream_id": m.stream_id & 0xFFFFFF,
+            "header": {"type": {"reserved": 0, "filter": False, "tag_type": m.type_id},
+                       "data_size": len(data), "timestamp": ts,
+                       "stream_id": m.stream_id & 0xFFFFFF},
             "data": data,
             "back_pointer": _HEADER + len(data),
         }))

@@ -7,28 +7,11 @@ typed object the chunk layer reads and writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
-
-class MessageType(IntEnum):
-    """Message type ids (RTMP 1.0 sections 5.4, 7.1)."""
-
-    SET_CHUNK_SIZE = 1
-    ABORT = 2
-    ACKNOWLEDGEMENT = 3
-    USER_CONTROL = 4
-    WINDOW_ACK_SIZE = 5
-    SET_PEER_BANDWIDTH = 6
-    AUDIO = 8
-    VIDEO = 9
-    DATA_AMF3 = 15
-    SHARED_OBJECT_AMF3 = 16
-    COMMAND_AMF3 = 17
-    DATA_AMF0 = 18
-    SHARED_OBJECT_AMF0 = 19
-    COMMAND_AMF0 = 20
-    AGGREGATE = 22
-
+# The symbolic values are declared with the byte layouts (grtmp.formats) and re-exported here.
+from grtmp.formats.chunk import MessageType as MessageType
+from grtmp.formats.control import PeerBandwidthLimit as PeerBandwidthLimit
+from grtmp.formats.control import UserControlEvent as UserControlEvent
 
 # Plain-int aliases: the hot path compares ints, not enum members.
 SET_CHUNK_SIZE = 1
@@ -50,26 +33,6 @@ AGGREGATE = 22
 #: Message types that belong to the protocol control stream (csid 2, message stream 0).
 CONTROL_TYPES = frozenset({SET_CHUNK_SIZE, ABORT, ACKNOWLEDGEMENT, USER_CONTROL,
                            WINDOW_ACK_SIZE, SET_PEER_BANDWIDTH})
-
-
-class UserControlEvent(IntEnum):
-    """User Control Message event types (RTMP 1.0 section 7.1.7)."""
-
-    STREAM_BEGIN = 0
-    STREAM_EOF = 1
-    STREAM_DRY = 2
-    SET_BUFFER_LENGTH = 3
-    STREAM_IS_RECORDED = 4
-    PING_REQUEST = 6
-    PING_RESPONSE = 7
-
-
-class PeerBandwidthLimit(IntEnum):
-    """Limit type of Set Peer Bandwidth (RTMP 1.0 section 5.4.5)."""
-
-    HARD = 0
-    SOFT = 1
-    DYNAMIC = 2
 
 
 # Conventional chunk stream ids (as nginx-rtmp / FFmpeg use them).
