@@ -575,3 +575,18 @@ def test_seed_audio_and_video_channels():
     assert got_audio == [AAC_HEADER, aac(2), aac(4)]
     assert got_video == [AVC_HEADER, key(1), inter(3)]
     assert s.players == []  # both channels ended (timeout) and unsubscribed
+
+
+def test_modex_sequence_start_is_cached_as_a_header_not_a_keyframe():
+    """The hub's view of 0x97 + TimestampOffsetNano ModEx + SequenceStart avc1 (the bug the
+    one classifier fixed): it lands in the header cache and leaves the GOP alone."""
+    s = live_stream()
+    s.feed(VIDEO, 0, key(1))
+    s.feed(VIDEO, 40, inter(2))
+    record = AVC_HEADER[5:]
+    # ExHeader | KeyFrame | ModEx; ModEx size-1 = 2 (3 bytes of nano offset); then type
+    # TimestampOffsetNano (0) << 4 | SequenceStart (0); FourCC; the avcC record.
+    modex_header = bytes((0x97, 0x02)) + b"\x00\x01\x02" + bytes((0x00,)) + b"avc1" + record
+    s.feed(VIDEO, 80, modex_header)
+    assert (VIDEO, b"avc1", 0) in s.headers
+    assert [p.payload for p in s.gop.packets] == [key(1), inter(2)]
