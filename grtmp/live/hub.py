@@ -30,6 +30,19 @@ class StreamHub:
         self.streams: dict[tuple[str, str], Stream] = {}
         #: Partly received message bytes, all connections of this hub together.
         self.buffer_budget = BufferBudget(self.config.max_buffered_total)
+        #: Every client session (RTMP connections, HTTP players...) by id, for operators.
+        self.sessions: dict[str, Any] = {}
+        self._next_session = 0
+
+    def register(self, session: Any) -> str:
+        """Add a client session (anything with ``describe()`` and ``close()``); its id."""
+        self._next_session += 1
+        sid = f"{self._next_session:x}"
+        self.sessions[sid] = session
+        return sid
+
+    def unregister(self, sid: str) -> None:
+        self.sessions.pop(sid, None)
 
     def get(self, app: str, name: str) -> Stream | None:
         return self.streams.get((app, name))

@@ -101,6 +101,9 @@ class Conn:
         self.playing: dict[int, _Play] = {}
         self.connected = False
         self.started = time.monotonic()
+        self.started_wall = time.time()
+        #: This connection's id in ``hub.sessions`` (for the operator API).
+        self.id = hub.register(self)
         self._watchdog: gevent.Greenlet | None = None
         self._handlers = {
             ev.MediaReceived: self._on_media,
@@ -227,6 +230,7 @@ class Conn:
         self.wire.close()
 
     def _cleanup(self) -> None:
+        self.hub.unregister(self.id)
         self.wire.closed = True
         if self.reader is not None:
             self.reader.release()
@@ -383,6 +387,22 @@ class Conn:
         self.session.end_play(msid)
         self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
         self.log.info("stop playing %r", play.stream.name)
+
+    def describe(self) -> dict[str, Any]:
+        """What an operator sees of this connection (the JSON API's session object)."""
+        reader = self.reader
+        publishing = [{"app": s.app, "name": s.name} for s, _ in self.publishing.values()]
+        playing = [{"app": p.stream.app, "name": p.stream.name,
+                    "dropped": p.outbox.policy.dropped,
+                    "lag_ms": ((p.stream.last_timestamp - p.outbox.policy.written_ts)
+                               & 0xFFFFFFFF) if p.outbox.policy.written_ts is not None else 0}
+                   for p in self.playing.values()]
+        return {"id": self.id, "peer": self.peer, "protocol": self.protocol, "app": self.app,
+                "role": "publisher" if publishing else "player" if playing else "idle",
+                "publishing": publishing, "playing": playing,
+                "bytes_in": reader.bytes_read if reader is not None else 0,
+                "bytes_out": self.wire.bytes_out, "started": self.started_wall,
+                "uptime": time.monotonic() - self.started}
 
     # -- API --------------------------------------------------------------------------------------
     def stop_streams(self) -> None:
