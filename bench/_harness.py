@@ -550,6 +550,7 @@ def write_json(path: str, runner: str, args: argparse.Namespace, results: Any,
                **extra: Any) -> None:
     """Write the run's record: runner, date, machine, arguments, results."""
     record = {"runner": runner, "date": now_iso(), "machine": machine_info(),
+              "command": command_line(),
               "args": {k: v for k, v in vars(args).items() if k != "json"},
               **extra, "results": results}
     record = _clean(record)
@@ -560,6 +561,27 @@ def write_json(path: str, runner: str, args: argparse.Namespace, results: Any,
         json.dump(record, f, indent=1, default=_json_default)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def command_line() -> str:
+    """How this runner was started, for the README: ``--json`` and a default ``--grtmp-cmd``
+    left out."""
+    argv = [os.path.relpath(sys.argv[0], ROOT) if sys.argv else "?"]
+    rest = sys.argv[1:]
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a in ("--json", "--grtmp-cmd") and i + 1 < len(rest):
+            if a == "--grtmp-cmd" and rest[i + 1] != GRTMP_CMD:
+                argv += [a, rest[i + 1]]
+            i += 2
+            continue
+        if a.startswith("--json="):
+            i += 1
+            continue
+        argv.append(a)
+        i += 1
+    return "python " + " ".join(shlex.quote(a) for a in argv)
 
 
 def _clean(o: Any) -> Any:

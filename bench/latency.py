@@ -186,10 +186,12 @@ def run_once(name: str, start: StartFn, n: int, args: argparse.Namespace) -> dic
             raise RuntimeError("the publisher could not publish")
         time.sleep(args.warmup)
         first = frames.value
-        s0, t0 = server.sample(), time.monotonic()
+        s0, t0, busy0 = server.sample(), time.monotonic(), h.system_busy()
+        c0 = h.proc_sample(players.pid).cpu + h.proc_sample(publisher.pid).cpu
         time.sleep(args.seconds)
         last = frames.value  # frames [first, last) are measured
-        s1, t1 = server.sample(), time.monotonic()
+        s1, t1, busy1 = server.sample(), time.monotonic(), h.system_busy()
+        c1 = h.proc_sample(players.pid).cpu + h.proc_sample(publisher.pid).cpu
         if pub_state.value != 1 or not publisher.is_alive() or last <= first:
             raise RuntimeError("the publisher stopped sending")
         pstop.set()
@@ -201,6 +203,10 @@ def run_once(name: str, start: StartFn, n: int, args: argparse.Namespace) -> dic
         players.join(15)
         with open(out_path, "rb") as f:
             got = pickle.load(f)
+        if args.dump:
+            dump = f"{args.dump}.{name}.{n}.{len(os.listdir(os.path.dirname(args.dump) or '.'))}"
+            shutil.copy(out_path, dump)
+            res["dump"] = dump
     finally:
         with h.no_interrupts():
             stop.set()
@@ -247,6 +253,10 @@ def run_once(name: str, start: StartFn, n: int, args: argparse.Namespace) -> dic
         "user_p99_ms": h.percentile(user, 99),
         "user_cdf_ms": {str(q): h.percentile(user, q) for q in _CDF_QS},
         "server_cpu_share": (s1.cpu - s0.cpu) / (t1 - t0),
+        "loadgen_cpu_share": (c1 - c0) / (t1 - t0),
+        # the rest of the machine (other jobs), in cores
+        "background_share": max(0.0, busy1 - busy0 - (s1.cpu - s0.cpu) - (c1 - c0))
+        / (t1 - t0),
         "peak_rss": s1.hwm,
     })
     return res
@@ -265,6 +275,9 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                          "user_p95_ms", "user_p99_ms")},
             "clock": rs[0]["clock"],
             "frames_missed_total": sum(r["frames_missed_total"] for r in rs),
+            "background_share": h.median([r["background_share"] for r in rs]),
+            "loadgen_cpu_share": h.median([r["loadgen_cpu_share"] for r in rs]),
+            "p99_ms_all": [r["p99_ms"] for r in rs],
             # the CDF of the run whose p99 is the median one
             "cdf_ms": sorted(rs, key=lambda r: r["p99_ms"])[len(rs) // 2]["cdf_ms"],
             "user_cdf_ms": sorted(rs, key=lambda r: r["user_p99_ms"])[len(rs) // 2][
@@ -284,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--max-inflight", type=int, default=50,
                    help="players connecting at the same time (default 50)")
+    p.add_argument("--dump", metavar="PREFIX",
+                   help="keep every run's raw samples (pickle: player, seq, delays) as "
+                        "PREFIX.SERVER.PLAYERS.N")
     p.add_argument("--clock", choices=("kernel", "user"), default="kernel",
                    help="receive time of the primary figure: the kernel's (SO_TIMESTAMPNS, "
                         "default) or when the players' loop read it")
@@ -301,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<26} {'receive time: kernel':^31} {'players read':^23}")
     print(f"{'server':<11} {'players':>7} {'frames':>6} {'p50 ms':>7} {'p95 ms':>7} "
           f"{'p99 ms':>7} {'max ms':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
-          f"{'missed':>7} {'CPU %':>6}")
+          f"{'missed':>7} {'CPU %':>6} {'load%':>6} {'other%':>6}")
     runs: list[dict[str, Any]] = []
     try:
         with h.sigterm_as_interrupt():
@@ -316,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
                               f"{r['p95_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms'] or 0:7.2f} "
                               f"{r['user_p50_ms']:7.2f} {r['user_p95_ms']:7.2f} "
                               f"{r['user_p99_ms']:7.2f} {r['frames_missed_total']:7d} "
-                              f"{100 * r['server_cpu_share']:6.1f}")
+                              f"{100 * r['server_cpu_share']:6.1f} "
+                              f"{100 * r['loadgen_cpu_share']:6.1f} "
+                              f"{100 * r['background_share']:6.1f}")
                         if not r["clock"].startswith("kernel"):
                             print(f"{'':<11} ! no kernel receive times: the first columns "
                                   "are the players' read times too")

@@ -20,7 +20,8 @@ from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
-RUNNERS = ("fanout", "connect_storm", "latency", "capacity", "fanout_workers")
+RUNNERS = ("fanout", "connect_storm", "connect_storm_simple", "latency", "capacity",
+           "fanout_workers")
 
 
 def load(results: str) -> dict[str, dict[str, Any]]:
@@ -50,6 +51,12 @@ def verdict(ok: bool | None) -> str:
     return "-" if ok is None else ("met" if ok else "**not met**")
 
 
+def cmd(rec: dict[str, Any]) -> str:
+    """The command that measured a record (from the record, or rebuilt from its runner)."""
+    c = rec.get("command")
+    return f"`{c}`" if c else f"`python bench/{rec.get('runner', '?')}.py`"
+
+
 def machine_line(rec: dict[str, Any]) -> str:
     m = rec.get("machine", {})
     parts = [f"measured {rec.get('date', '?')}", f"{m.get('cpu', '?')}",
@@ -74,8 +81,7 @@ def fanout_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
     g, x = s.get("grtmp", {}), s.get("nginx-rtmp", {})
     ns = sorted(set(g) | set(x), key=int)
     lines = ["## Fan-out: server CPU seconds per GB delivered", "",
-             f"Workload: {rec.get('workload', '?')}. `python bench/fanout.py "
-             f"--players {','.join(ns)} --rounds {rec['args'].get('rounds')} --compare-nginx`.",
+             f"Workload: {rec.get('workload', '?')}. {cmd(rec)}.",
              "Medians over the rounds; `recv/exp` is bytes received over payload bytes "
              "published times players (about 1.00: nothing dropped).", ""]
     rows = []
@@ -132,9 +138,10 @@ def storm_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
     lines = ["## Connection storm", "",
              f"Workload: {rec.get('workload', '?')}; N clients `connect()` at once, each "
              "done when the `_result` of its `connect` arrives; timeout "
-             f"{a.get('timeout')} s. `python bench/connect_storm.py --clients "
-             f"{','.join(ns)} --rounds {a.get('rounds')} --compare-nginx`. Medians over the "
-             "rounds. The listen backlog is the accept-queue limit of the server's socket "
+             f"{a.get('timeout')} s. {cmd(rec)}. Medians over the rounds; time percentiles "
+             "over the clients that completed; \"load-generator CPU\" is the load process's own "
+             "CPU during the storm (when it nears the storm's duration, the client side limits "
+             "the figure). The listen backlog is the accept-queue limit of the server's socket "
              "(`ss -ltn`); listen overflows and SYN retransmits are the kernel's counters over "
              "the storm (a full accept queue drops the SYN, the client retries after 1, 3, "
              "7... s).", ""]
@@ -165,6 +172,19 @@ def storm_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
             worst = max(crs)
             targets.append(["server CPU per 1,000 connects", "<= 3x nginx-rtmp",
                             f"{worst:.1f}x (worst N)", verdict(worst <= 3.0)])
+    big = ns[-1] if ns else None
+    gb = g.get(big, {}) if big else {}
+    reading = []
+    if gb and (gb.get("listen_overflows") or 0) > 0:
+        reading = [f"At {big} clients grtmp's accept queue (backlog {gb.get('listen_backlog')}"
+                   f", against nginx-rtmp's {x.get(big, {}).get('listen_backlog', '?')}) "
+                   f"overflowed {gb['listen_overflows']:.0f} times and clients retransmitted "
+                   f"{gb.get('syn_retrans') or 0:.0f} SYNs (medians): the dropped SYNs wait "
+                   "for TCP's 1, 3, 7, 15... s back-off, which is what sets the storm's "
+                   "duration (the grtmp server used "
+                   f"{f((gb.get('server_cpu_per_1000') or 0) * int(big) / 1000, '.1f')} CPU s "
+                   f"in {f(gb.get('time_all') or gb.get('time_last'), '.1f')} s).", ""]
+    lines += reading
     lines += table(["clients", "grtmp: all done", "nginx-rtmp: all done", "time ratio",
                     "grtmp CPU s / 1000", "nginx CPU s / 1000", "CPU ratio",
                     "listen backlog g / n", "listen overflows g / n",
@@ -199,14 +219,37 @@ def storm_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
     return lines
 
 
+def storm_simple_section(rec: dict[str, Any]) -> list[str]:
+    """The storm again with a C1 without digest: not a target, the other common client."""
+    st = rec["results"]["summary"].get("storm", {})
+    g, x = st.get("grtmp", {}), st.get("nginx-rtmp", {})
+    ns = sorted(set(g) | set(x), key=int)
+    lines = ["### The same storm with a simple handshake", "",
+             "C1 without a digest (zero version field): the server skips the HMAC-SHA256 "
+             "work of a digest handshake. Not a target, but the issue's nginx-rtmp figure "
+             "(0.04 s per 1,000 connects) is closer to this than to the digest storm above, "
+             f"so the issue's harness probably sent this. {cmd(rec)}.", ""]
+    rows = []
+    for n in ns:
+        ga, xa = g.get(n, {}), x.get(n, {})
+        rows.append([n, _done(ga, n), _done(xa, n),
+                     f(ratio(ga.get("time_all"), xa.get("time_all")), ".1f"),
+                     f(ga.get("server_cpu_per_1000")), f(xa.get("server_cpu_per_1000")),
+                     f(ratio(ga.get("server_cpu_per_1000"), xa.get("server_cpu_per_1000")),
+                       ".1f")])
+    lines += table(["clients", "grtmp: all done", "nginx-rtmp: all done", "time ratio",
+                    "grtmp CPU s / 1000", "nginx CPU s / 1000", "CPU ratio"], rows)
+    lines += ["", machine_line(rec), ""]
+    return lines
+
+
 def latency_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
     s = rec["results"]["summary"]
     a = rec["args"]
     ns = sorted({n for per in s.values() for n in per}, key=int)
     lines = ["## Per-frame added delay", "",
              f"Workload: {rec.get('workload', '?')}; {a.get('seconds')} s measured after "
-             f"{a.get('warmup')} s. `python bench/latency.py --players {','.join(ns)} "
-             f"--rounds {a.get('rounds')} --compare-nginx`. Delay of each (player, frame) "
+             f"{a.get('warmup')} s. {cmd(rec)}. Delay of each (player, frame) "
              "from the publisher's send to the kernel's receive time on the player's socket "
              "(`SO_TIMESTAMPNS`); the last columns use the time the players' loop read it "
              "(adds the load generator's own loop over N sockets). Medians over the rounds.",
@@ -219,8 +262,10 @@ def latency_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
                 continue
             rows.append([n, name, f(v["p50_ms"], ".2f"), f(v["p95_ms"], ".2f"),
                          f(v["p99_ms"], ".2f"), f(v.get("max_ms"), ".1f"),
+                         ", ".join(f(x, ".1f") for x in v.get("p99_ms_all", [])),
                          f(v.get("user_p50_ms"), ".2f"), f(v.get("user_p99_ms"), ".2f"),
-                         str(v.get("frames_missed_total", "-"))])
+                         str(v.get("frames_missed_total", "-")),
+                         _pct(v.get("background_share"))])
         gv = s.get("grtmp", {}).get(n)
         if gv:
             targets.append([f"p99 added delay, {n} players", "<= 2 ms",
@@ -228,8 +273,16 @@ def latency_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
                             f"{f(s.get('nginx-rtmp', {}).get(n, {}).get('p99_ms'), '.2f')})",
                             verdict(gv["p99_ms"] <= 2.0)])
     lines += table(["players", "server", "p50 ms", "p95 ms", "p99 ms", "max ms",
-                    "read p50 ms", "read p99 ms", "frames missed"], rows)
-    lines += ["", machine_line(rec), "", "![latency CDF](plots/latency_cdf.png)", ""]
+                    "p99 per round", "read p50 ms", "read p99 ms", "frames missed",
+                    "other CPU"], rows)
+    lines += ["", "\"Other CPU\" is what the rest of the machine used meanwhile (median, % of one "
+              "core). The tails follow it: with the machine saturated by other jobs a whole "
+              "frame is late for every player at once (a server or publisher waiting for a "
+              "core), for nginx-rtmp as for grtmp; `--dump` keeps the raw samples to look at. "
+              "Between the servers: grtmp sets `TCP_NODELAY` on its sockets, nginx-rtmp 1.2.2 "
+              "does not (no `setsockopt` under `strace`), so nginx-rtmp's small writes can wait "
+              "for an ACK (Nagle).", "", machine_line(rec), "",
+              "![latency CDF](plots/latency_cdf.png)", ""]
     return lines
 
 
@@ -237,8 +290,7 @@ def capacity_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]
     s = rec["results"]["summary"]
     a = rec["args"]
     lines = ["## Capacity: players per core", "",
-             f"Workload: {rec.get('workload', '?')}. `python bench/capacity.py --players "
-             f"{','.join(map(str, a.get('players', [])))} --compare-nginx`. The line through "
+             f"Workload: {rec.get('workload', '?')}. {cmd(rec)}. The line through "
              "the measured (players, CPU share) points gives the players one core carries.", ""]
     rows = []
     for name in ("grtmp", "nginx-rtmp"):
@@ -319,7 +371,7 @@ figure, each with `--compare-nginx` and `--json FILE`:
 ```sh
 pip install -e '.[bench]'                 # matplotlib, for the plots
 apt-get install -y nginx libnginx-mod-rtmp  # nginx-rtmp for the comparison (Debian)
-python bench/run_all.py                   # about 15-20 minutes on 2 cores
+python bench/run_all.py                   # about 10-15 minutes on 2 cores
 ```
 
 Without nginx-rtmp the runners say so and measure grtmp alone. The servers run in their own
@@ -346,6 +398,8 @@ def write_readme(recs: dict[str, dict[str, Any]], path: str, plots_ok: bool,
         body += fanout_section(recs["fanout"], targets)
     if "connect_storm" in recs:
         body += storm_section(recs["connect_storm"], targets)
+    if "connect_storm_simple" in recs:
+        body += storm_simple_section(recs["connect_storm_simple"])
     if "latency" in recs:
         body += latency_section(recs["latency"], targets)
     if "capacity" in recs:
