@@ -608,6 +608,8 @@ def percentile(values: list[float], q: float) -> float:
     s = sorted(values)
     k = (len(s) - 1) * q / 100.0
     lo = int(k)
+    if k == lo:  # exactly a rank (also keeps an infinite neighbour out)
+        return s[lo]
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 

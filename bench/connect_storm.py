@@ -309,6 +309,7 @@ def summarize(storms: list[dict[str, Any]], idles: list[dict[str, Any]]) -> dict
             "time_all": None if med_t == float("inf") else med_t,
             "time_last": h.median([r["time_last"] for r in rs if r["time_last"] is not None]),
             "completed": h.median([float(r["completed"]) for r in rs]),
+            "completed_min": min(r["completed"] for r in rs),
             "all_completed_runs": sum(1 for r in rs if r["all_completed"]),
             "server_cpu_per_1000": h.median([r["server_cpu_per_1000"] for r in rs
                                              if r["server_cpu_per_1000"] is not None]),

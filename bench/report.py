@@ -110,8 +110,8 @@ def fanout_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
               "jobs, not the server or this load generator) used meanwhile, in % of one core.",
               "", machine_line(rec), ""]
     if flagged:
-        lines += [f"Load generator near saturation in: {', '.join(flagged)} (the players' "
-                  "or publisher's process above 90 % of a core, or no idle CPU).", ""]
+        lines += [f"No idle CPU left on the machine (other jobs, see \"other CPU\"), or a "
+                  f"load process above 90 % of a core, in: {', '.join(flagged)}.", ""]
     lines += ["![CPU per GB against players](plots/fanout_cpu_per_gb.png)", ""]
     return lines
 
@@ -124,9 +124,14 @@ def _done(v: dict[str, Any], n: str) -> str:
     if not v:
         return "-"
     t = v.get("time_all")
-    return (f"{t:.2f} s" if t is not None else
-            f"incomplete ({f(v.get('time_last'), '.1f')} s)") + \
+    out = (f"{t:.2f} s" if t is not None else
+           f"incomplete ({f(v.get('time_last'), '.1f')} s)") + \
         f", {v.get('completed', 0):.0f} of {n}"
+    runs, ok = v.get("runs", 1), v.get("all_completed_runs", 1)
+    if ok < runs:
+        out += (f" ({ok} of {runs} runs complete; worst {v.get('completed_min', '?')} of "
+                f"{n})")
+    return out
 
 
 def storm_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
@@ -243,6 +248,17 @@ def storm_simple_section(rec: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _nagle_note(summary: dict[str, Any]) -> str:
+    """A remark when nginx-rtmp's worst frames sit at the 40 ms delayed-ACK timer."""
+    maxes = [v.get("max_ms") for v in summary.get("nginx-rtmp", {}).values()]
+    near = [m for m in maxes if m is not None and 40.0 <= m <= 50.0]
+    if maxes and len(near) * 2 >= len(maxes):
+        return ("; its worst frames, at " + ", ".join(f"{m:.0f}" for m in near) + " ms, sit "
+                "just above the 40 ms delayed-ACK timer, the signature of Nagle waiting for "
+                "an ACK")
+    return ""
+
+
 def latency_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
     s = rec["results"]["summary"]
     a = rec["args"]
@@ -281,7 +297,7 @@ def latency_section(rec: dict[str, Any], targets: list[list[str]]) -> list[str]:
               "core), for nginx-rtmp as for grtmp; `--dump` keeps the raw samples to look at. "
               "Between the servers: grtmp sets `TCP_NODELAY` on its sockets, nginx-rtmp 1.2.2 "
               "does not (no `setsockopt` under `strace`), so nginx-rtmp's small writes can wait "
-              "for an ACK (Nagle).", "", machine_line(rec), "",
+              "for an ACK (Nagle)" + _nagle_note(s) + ".", "", machine_line(rec), "",
               "![latency CDF](plots/latency_cdf.png)", ""]
     return lines
 
