@@ -585,9 +585,11 @@ def command_line() -> str:
 
 
 def _clean(o: Any) -> Any:
-    """JSON has no NaN or infinity: None instead; tuples become lists."""
+    """JSON has no NaN or infinity: None instead; tuples become lists; floats keep 6
+    significant digits (more is noise, and it keeps the records small)."""
     if isinstance(o, float):
-        return nan_to_none(o)
+        v = nan_to_none(o)
+        return None if v is None else float(f"{v:.6g}")
     if isinstance(o, dict):
         return {str(k): _clean(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
