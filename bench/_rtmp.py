@@ -2,7 +2,7 @@
 
 The benchmarks' clients must cost little and behave the same against grtmp and nginx-rtmp, so
 they are written here from the protocol (RTMP 1.0, Adobe 2012: 5.2 handshake, 5.3 chunking,
-5.4 protocol control, 7.2 commands) with only :mod:`grtmp.amf0` borrowed for AMF0 bodies:
+5.4 protocol control, 7.2 commands) with only :mod:`grtmp.amf.amf0` borrowed for AMF0 bodies:
 
 - :func:`c0c1` builds C0+C1: simple (zero version) or, like FFmpeg and Flash, with a client
   digest (HMAC-SHA256, scheme 0); C2 echoes S1, which both servers accept (FFmpeg publishing
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from grtmp import amf0
+from grtmp.amf import amf0
 
 # message types (RTMP 1.0 section 5.4 and 7.1)
 SET_CHUNK_SIZE, ABORT, ACK, USER_CONTROL, WINDOW_ACK_SIZE, SET_PEER_BW = 1, 2, 3, 4, 5, 6

@@ -24,7 +24,7 @@ Publishers (``--publisher``):
 
 Players (``--player-impl``): ``selector`` (default) is the raw-socket client of
 ``bench/_rtmp.py``, all players in one ``selectors`` loop; ``gevent`` is
-:class:`grtmp.client.Client` in greenlets (the implementation of earlier versions).
+:class:`grtmp.Client` in greenlets (the implementation of earlier versions).
 
 ``--compare-nginx`` runs the same workload against nginx with the RTMP module (Debian:
 ``apt-get install -y nginx libnginx-mod-rtmp``), one process, ``chunk_size 4096`` like grtmp,
