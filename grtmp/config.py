@@ -73,6 +73,11 @@ class ServerConfig:
         True, "answer play of an unpublished name with NetStream.Play.StreamNotFound (in "
               "every app, or only in the APPs named) instead of waiting for a publisher",
         flag="--no-wait", metavar="APP")
+    #: A publisher of a name already live: ``always`` takes the stream over, ``idle:SECONDS``
+    #: only when the current one sent nothing for that long, ``never`` answers BadName.
+    publisher_takeover: str = _s("always", "a publisher of a live name: always takes over, "
+                                           "idle:SECONDS only from a silent one, never refused",
+                                 metavar="RULE")
     #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
     record_dir: str | None = _s(None, "record every publish to DIR/APP/NAME-DATE-TIME.flv",
                                 flag="--record", metavar="DIR")
@@ -141,6 +146,15 @@ class ServerConfig:
         for name in ("handshake_timeout", "ping_interval", "idle_timeout", "max_lag_seconds"):
             if not getattr(self, name) > 0:
                 raise ConfigError(name, "must be more than 0")
+        rule = self.publisher_takeover
+        if rule not in ("always", "never"):
+            kind, _, seconds = rule.partition(":")
+            try:
+                ok = kind == "idle" and float(seconds) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("publisher_takeover", "must be always, never or idle:SECONDS")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level", "must be debug, info, warning or error")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from grtmp.config import ServerConfig
@@ -33,6 +34,15 @@ class StreamHub:
         #: Every client session (RTMP connections, HTTP players...) by id, for operators.
         self.sessions: dict[str, Any] = {}
         self._next_session = 0
+        #: Called with the stream when a publish starts / ends (directory, relays, metrics).
+        #: They must not block: start a greenlet for anything slow.
+        self.publish_listeners: list[Callable[[Stream], None]] = []
+        self.unpublish_listeners: list[Callable[[Stream], None]] = []
+        #: Asked, in order, when a player wants a stream nobody publishes here:
+        #: ``resolver(app, name, url)`` returns True when it will bring the stream (a relay
+        #: pull from ``url``, an upstream or the cluster's owner), so the player waits for it.
+        #: It may raise :class:`StreamNotFound`.
+        self.resolvers: list[Callable[[str, str, str | None], bool]] = []
 
     def register(self, session: Any) -> str:
         """Add a client session (anything with ``describe()`` and ``close()``); its id."""
@@ -55,12 +65,28 @@ class StreamHub:
         return stream
 
     def publish(self, app: str, name: str, publisher: Any) -> Stream:
-        """Start publishing (app, name) for ``publisher``; :class:`StreamBusy` if someone
-        already does. Recording starts here when ``config.record_dir`` is set."""
+        """Start publishing (app, name) for ``publisher``.
+
+        When someone already publishes the name, ``config.publisher_takeover`` decides:
+        ``always`` (the default, as MediaMTX) hands the stream to the new publisher and tells
+        the old one (``publisher.taken_over(stream)``, which closes it); ``idle:SECONDS`` does
+        so only when the old one sent nothing for that long; ``never`` raises
+        :class:`StreamBusy` (``NetStream.Publish.BadName``). Players stay attached across a
+        takeover and see timestamps continue. Recording starts here when
+        ``config.record_dir`` is set.
+        """
         stream = self.get_or_create(app, name)
-        if stream.publisher is not None:
-            self.discard_if_idle(stream)
-            raise StreamBusy(f"{name} is already being published.")
+        old = stream.publisher
+        if old is not None:
+            if not self._may_take_over(stream):
+                self.discard_if_idle(stream)
+                raise StreamBusy(f"{name} is already being published.")
+            log.warning("publish %r: taking the stream over from its publisher",
+                        peer_text(name))
+            self._end_publish(stream)
+            taken_over = getattr(old, "taken_over", None)
+            if taken_over is not None:
+                taken_over(stream)
         stream.start_publishing(publisher)
         if self.config.record_dir:
             try:
@@ -69,24 +95,44 @@ class StreamHub:
                 log.info("recording %r to %s", peer_text(name), path)
             except OSError as exc:
                 log.error("cannot record %r: %s", peer_text(name), exc)
+        for listener in self.publish_listeners:
+            listener(stream)
         return stream
+
+    def _may_take_over(self, stream: Stream) -> bool:
+        rule = self.config.publisher_takeover
+        if rule == "always":
+            return True
+        if rule == "never":
+            return False
+        idle = float(rule.partition(":")[2])
+        return time.monotonic() - stream.last_feed >= idle
+
+    def _end_publish(self, stream: Stream) -> None:
+        stream.stop_publishing()
+        for listener in self.unpublish_listeners:
+            listener(stream)
 
     def unpublish(self, stream: Stream, publisher: Any) -> None:
         """``publisher`` stopped publishing ``stream`` (a no-op if it no longer was)."""
         if stream.publisher is publisher:
-            stream.stop_publishing()
+            self._end_publish(stream)
         self.discard_if_idle(stream)
 
-    def open_play(self, app: str, name: str) -> Stream:
+    def open_play(self, app: str, name: str, url: str | None = None) -> Stream:
         """The stream a new player of (app, name) joins (``stream.subscribe(player)``).
 
-        A name nobody publishes waits for a publisher (the stream is created), or raises
-        :class:`StreamNotFound` where the config says players of that app do not wait;
-        :class:`TooManyPlayers` past ``max_players_per_stream``.
+        A name nobody publishes here is first offered to the ``resolvers`` (relay pulls, the
+        cluster; ``url`` is where an ``on_play`` hook said to pull it from). Then it waits for
+        a publisher (the stream is created), or raises :class:`StreamNotFound` where the
+        config says players of that app do not wait; :class:`TooManyPlayers` past
+        ``max_players_per_stream``.
         """
         stream = self.get(app, name)
-        if stream is None and not self.config.waits_for_publisher(app):
-            raise StreamNotFound(f"No such stream: {name}")
+        if stream is None or not stream.is_live:
+            brought = any(resolve(app, name, url) for resolve in self.resolvers)
+            if stream is None and not brought and not self.config.waits_for_publisher(app):
+                raise StreamNotFound(f"No such stream: {name}")
         stream = stream or self.get_or_create(app, name)
         cap = self.config.max_players_per_stream
         if cap and len(stream.players) >= cap:

@@ -8,6 +8,7 @@ that stay attached across a republish.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,8 @@ class Stream:
         self.max_timestamp = 0
         self.messages_in = 0
         self.bytes_in = 0
+        #: When the publisher last sent something (monotonic seconds): takeover ``idle:S``.
+        self.last_feed = time.monotonic()
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.live.record`).
         self.recorder: Any = None
         # First coded frames of this publish, for codec detection when there is no header.
@@ -134,6 +137,7 @@ class Stream:
     def start_publishing(self, publisher: Any) -> None:
         """Attach a publisher; the next message starts right after the last one sent."""
         self.publisher = publisher
+        self.last_feed = time.monotonic()
         self._base = None
         self.headers.clear()
         self.gop.clear()
@@ -179,6 +183,7 @@ class Stream:
 
     def feed(self, type_id: int, timestamp: int, payload: bytes) -> Packet:
         """Deliver one media or data message from the publisher to every player."""
+        self.last_feed = time.monotonic()
         self.messages_in += 1
         self.bytes_in += len(payload)
         ts = self._rebase(timestamp)

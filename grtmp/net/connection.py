@@ -388,6 +388,17 @@ class Conn:
         self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
         self.log.info("stop playing %r", play.stream.name)
 
+    def taken_over(self, stream: Stream) -> None:
+        """Another publisher took ``stream`` over (hub takeover rule): stop feeding it at
+        once and close this connection."""
+        for msid, (s, params) in list(self.publishing.items()):
+            if s is stream:
+                del self.publishing[msid]
+                self.session.end_publish(msid, notify=False)
+                self._notify_hook(self.hooks.on_publish_done, self, stream.name, params)
+        self.log.warning("publish %r taken over by another publisher; closing", stream.name)
+        self.close()
+
     def describe(self) -> dict[str, Any]:
         """What an operator sees of this connection (the JSON API's session object)."""
         reader = self.reader
