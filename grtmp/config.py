@@ -81,6 +81,31 @@ class ServerConfig:
     #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
     record_dir: str | None = _s(None, "record every publish to DIR/APP/NAME-DATE-TIME.flv",
                                 flag="--record", metavar="DIR")
+    # -- relays and the cluster ----------------------------------------------------------------
+    #: Push every publish to these targets too (``{app}`` and ``{name}`` are filled in).
+    push: list[str] = _s([], "also publish every stream to URL (rtmp:// or rtmps://; {app} "
+                             "and {name} are filled in; repeatable)", metavar="URL")
+    #: Pull a stream nobody publishes here from these upstreams, in turn (URL templates).
+    pull: list[str] = _s([], "pull streams nobody publishes here from URL ({app}, {name}; "
+                             "repeatable: tried in turn)", metavar="URL")
+    #: Seconds a pulled stream stays connected after its last player left.
+    pull_idle_timeout: float = _s(10.0, "seconds a pull stays after its last player left")
+    #: CA certificates (PEM) that ``rtmps://`` upstreams and push targets are verified with
+    #: (default: the system's).
+    relay_ca_file: str | None = _s(None, "CA certificates (PEM) to verify rtmps:// relay peers",
+                                   metavar="PEM")
+    #: Redis stream directory shared by every node (``redis://HOST:PORT/DB``).
+    cluster: str | None = _s(None, "Redis stream directory shared by the nodes",
+                             metavar="redis://HOST:PORT/DB")
+    #: Shared secret that signs directory entries (required with ``cluster``).
+    cluster_secret: str | None = _s(None, "secret that signs the directory entries (HMAC)",
+                                    metavar="SECRET")
+    #: How other nodes reach this one over RTMP (default ``rtmp://<host>:<port>``).
+    cluster_advertise: str | None = _s(None, "how other nodes reach this one",
+                                       metavar="rtmp://HOST:PORT")
+    #: Processes serving the same ports (SO_REUSEPORT): a number or ``auto`` (one per core).
+    workers: str = _s("1", "processes sharing the ports: N or auto (one per core)",
+                      metavar="N")
     # -- limits -----------------------------------------------------------------------------------
     #: Seconds allowed for the whole handshake.
     handshake_timeout: float = _s(10.0, "seconds allowed for the whole handshake")
@@ -124,6 +149,14 @@ class ServerConfig:
         w = self.wait_for_publisher
         return w if isinstance(w, bool) else app in w
 
+    def worker_count(self) -> int:
+        """``workers`` as a number (``auto``: the number of cores)."""
+        if self.workers == "auto":
+            import os
+
+            return max(1, len(os.sched_getaffinity(0)))
+        return int(self.workers)
+
     def validate(self) -> None:
         """:class:`ConfigError` naming the setting when a value is out of range."""
         if not 128 <= self.chunk_size <= 0x7FFFFFFF:
@@ -146,6 +179,23 @@ class ServerConfig:
         for name in ("handshake_timeout", "ping_interval", "idle_timeout", "max_lag_seconds"):
             if not getattr(self, name) > 0:
                 raise ConfigError(name, "must be more than 0")
+        if self.cluster and not self.cluster_secret:
+            raise ConfigError("cluster_secret", "is required with cluster")
+        if self.cluster and not self.cluster.startswith(("redis://", "unix://")):
+            raise ConfigError("cluster", "must be a redis:// or unix:// URL")
+        for name in ("push", "pull"):
+            for url in getattr(self, name):
+                if not url.startswith(("rtmp://", "rtmps://")):
+                    raise ConfigError(name, f"{url!r} is not an rtmp:// or rtmps:// URL")
+        if self.workers != "auto":
+            try:
+                ok = int(self.workers) >= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("workers", "must be a number of processes or auto")
+        if self.pull_idle_timeout < 0:
+            raise ConfigError("pull_idle_timeout", "must be 0 or more")
         rule = self.publisher_takeover
         if rule not in ("always", "never"):
             kind, _, seconds = rule.partition(":")

@@ -37,6 +37,9 @@ class StreamHub:
         #: Called with the stream when a publish starts / ends (directory, relays, metrics).
         #: They must not block: start a greenlet for anything slow.
         self.publish_listeners: list[Callable[[Stream], None]] = []
+        #: Asked before a publish is accepted, ``guard(stream, publisher)``; may raise
+        #: :class:`StreamBusy` (the cluster directory keeps the name elsewhere).
+        self.publish_guards: list[Callable[[Stream, Any], None]] = []
         self.unpublish_listeners: list[Callable[[Stream], None]] = []
         #: Asked, in order, when a player wants a stream nobody publishes here:
         #: ``resolver(app, name, url)`` returns True when it will bring the stream (a relay
@@ -77,10 +80,15 @@ class StreamHub:
         """
         stream = self.get_or_create(app, name)
         old = stream.publisher
-        if old is not None:
-            if not self._may_take_over(stream):
-                self.discard_if_idle(stream)
+        try:
+            if old is not None and not self._may_take_over(stream, publisher):
                 raise StreamBusy(f"{name} is already being published.")
+            for guard in self.publish_guards:
+                guard(stream, publisher)
+        except StreamBusy:
+            self.discard_if_idle(stream)
+            raise
+        if old is not None:
             log.warning("publish %r: taking the stream over from its publisher",
                         peer_text(name))
             self._end_publish(stream)
@@ -99,7 +107,9 @@ class StreamHub:
             listener(stream)
         return stream
 
-    def _may_take_over(self, stream: Stream) -> bool:
+    def _may_take_over(self, stream: Stream, publisher: Any) -> bool:
+        if getattr(stream.publisher, "relay", False) and not getattr(publisher, "relay", False):
+            return True  # a real publisher always replaces a relay pull
         rule = self.config.publisher_takeover
         if rule == "always":
             return True

@@ -11,7 +11,6 @@ Straight-line code over a socket, like the server's connections. It uses the sta
 from __future__ import annotations
 
 import socket
-import ssl
 from collections import deque
 from collections.abc import Iterator
 from types import ModuleType
@@ -59,7 +58,9 @@ class Client:
         self.timeout = timeout
         self._socket = socket_module
         if self.secure and ssl_context is None:
-            ssl_context = ssl.create_default_context()
+            from grtmp.net.tls import client_context
+
+            ssl_context = client_context()
         self._ssl_context = ssl_context
         scheme = "rtmps" if self.secure else "rtmp"
         self.session = ClientSession(self.app, f"{scheme}://{self.host}:{self.port}/{self.app}",

@@ -321,9 +321,13 @@ class Conn:
         if decided is None:
             return
         name, params = decided
+        url = None
+        if name.startswith(("rtmp://", "rtmps://")):
+            # nginx-rtmp's convention: on_play answered 3xx with an RTMP URL: pull it from there.
+            url, name = name, e.name
         msid = e.stream_id
         try:
-            stream = self.hub.open_play(self.app, name)
+            stream = self.hub.open_play(self.app, name, url)
         except CommandError as exc:
             if isinstance(exc, TooManyPlayers):
                 self.log.warning("play %r refused: %s", name, exc)
