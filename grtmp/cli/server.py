@@ -165,8 +165,9 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     from grtmp.net.server import Server
     from grtmp.net.tls import server_context
 
+    who = "" if worker is None else f"worker-{worker} "
     logging.basicConfig(level=getattr(logging, config.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s")
     log = logging.getLogger("grtmp.server")
     hooks = make_hooks(config)
     hub = StreamHub(config)

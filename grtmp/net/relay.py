@@ -101,7 +101,7 @@ class Pull:
         self.stop()
 
     def _run(self) -> None:
-        backoff = Backoff(0.2, 2.0)
+        backoff = Backoff(0.2, 1.0)  # players wait: look for the source again soon
         hub = self.relays.hub
         try:
             while not self.stopped:
