@@ -71,12 +71,12 @@ class StreamHub:
         """Start publishing (app, name) for ``publisher``.
 
         When someone already publishes the name, ``config.publisher_takeover`` decides:
-        ``always`` (the default, as MediaMTX) hands the stream to the new publisher and tells
-        the old one (``publisher.taken_over(stream)``, which closes it); ``idle:SECONDS`` does
-        so only when the old one sent nothing for that long; ``never`` raises
-        :class:`StreamBusy` (``NetStream.Publish.BadName``). Players stay attached across a
-        takeover and see timestamps continue. Recording starts here when
-        ``config.record_dir`` is set.
+        ``always`` (the default, as MediaMTX) hands the stream to the new publisher
+        (:meth:`Stream.hand_over`) and tells the old one (``publisher.taken_over(stream)``,
+        which closes it); ``idle:SECONDS`` does so only when the old one sent nothing for that
+        long; ``never`` raises :class:`StreamBusy` (``NetStream.Publish.BadName``). Players
+        stay attached across a takeover, with no notification, and see timestamps continue.
+        Recording starts here when ``config.record_dir`` is set.
         """
         stream = self.get_or_create(app, name)
         old = stream.publisher
@@ -91,10 +91,13 @@ class StreamHub:
         if old is not None:
             log.warning("publish %r: taking the stream over from its publisher",
                         peer_text(name))
-            self._end_publish(stream)
+            stream.hand_over(publisher)
             taken_over = getattr(old, "taken_over", None)
             if taken_over is not None:
                 taken_over(stream)
+            for listener in self.publish_listeners:
+                listener(stream)
+            return stream
         stream.start_publishing(publisher)
         if self.config.record_dir:
             try:

@@ -148,6 +148,23 @@ class Stream:
             player.policy.need_keyframe = True
             player.notify(True)
 
+    def hand_over(self, publisher: Any) -> None:
+        """A new publisher replaces the current one (a takeover): the players stay, without
+        Unpublish/PublishNotify (FFmpeg and librtmp players end on UnpublishNotify); they
+        skip to the new publisher's first keyframe, and timestamps continue after the
+        highest one sent. A recording goes on in the same file."""
+        self._epoch = (self.max_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
+        self.publisher = publisher
+        self.last_feed = time.monotonic()
+        self._base = None
+        self.headers.clear()
+        self.gop.clear()
+        self.metadata = None
+        self.metadata_packet = None
+        self._first_frame = {}
+        for player in self.players:
+            player.policy.need_keyframe = True
+
     def stop_publishing(self) -> None:
         """Detach the publisher; players stay attached for a republish."""
         self.publisher = None
