@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
-from grtmp.errors import CommandError, ProtocolError
+from grtmp.errors import CommandError, ProtocolError, RTMPError
 from grtmp.protocol.client import ClientSession
 from grtmp.protocol.events import (
     CallResult,
@@ -78,6 +78,10 @@ class Client:
         #: Messages read while waiting for something else (media before Play.Start...).
         self.pending: deque[Message] = deque()
         self.connect_result: Any = None
+        self._chunk_size = chunk_size
+        self._connect_extra: dict[str, Any] = {}
+        #: What :meth:`reconnect` does again after connecting: ("publish"|"play", name).
+        self._role: tuple[str, str] | None = None
 
     @property
     def out_chunk_size(self) -> int:
@@ -125,9 +129,20 @@ class Client:
                 return dict(event.info)
 
     # -- API ------------------------------------------------------------------------------------
-    def connect(self, **extra: Any) -> Any:
+    def connect(self, *, enhanced: bool = False, **extra: Any) -> Any:
         """Open the TCP (or TLS) connection, handshake and send ``connect``; returns its
-        ``_result`` values (properties, info); :class:`CommandError` when refused."""
+        ``_result`` values (properties, info); :class:`CommandError` when refused.
+
+        ``enhanced`` declares Enhanced RTMP v2 support (every FourCC grtmp knows, capsEx
+        Reconnect, Multitrack and ModEx), so a server sends those codecs and every track;
+        ``extra`` adds or overrides fields of the command object.
+        """
+        if enhanced:
+            from grtmp.protocol.server import SUPPORTED_FOURCCS
+
+            extra = {"fourCcList": list(SUPPORTED_FOURCCS),
+                     "capsEx": float(0x01 | 0x02 | 0x04), **extra}
+        self._connect_extra = dict(extra)
         self.sock = self._socket.create_connection((self.host, self.port), timeout=self.timeout)
         if self._ssl_context is not None:
             self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
@@ -161,6 +176,7 @@ class Client:
     def publish(self, name: str | None = None, kind: str = "live") -> dict[str, Any]:
         """Publish ``name`` (default: the URL's); raises CommandError on an error status."""
         name = name if name is not None else self.name
+        self._role = ("publish", name)
         self.session.announce(name)
         self.create_stream()
         self.session.publish(self.stream_id, name, kind)
@@ -172,6 +188,7 @@ class Client:
     def play(self, name: str | None = None, start: float = -2.0) -> dict[str, Any]:
         """Play ``name`` (default: the URL's); returns the Play.Start status."""
         name = name if name is not None else self.name
+        self._role = ("play", name)
         self.create_stream()
         self.session.play(self.stream_id, name, start)
         self._flush()
@@ -211,6 +228,48 @@ class Client:
             msg = self.read_message()
             if msg.type_id in (AUDIO, VIDEO, DATA_AMF0):
                 yield msg
+
+    def reconnect(self, *, deadline: float | None = 30.0, base: float = 0.2,
+                  cap: float = 5.0) -> None:
+        """Connect again, with exponential backoff (and jitter) between attempts, then
+        publish or play again what this client published or played.
+
+        Gives up with the last error after ``deadline`` seconds (None: never). Media sent
+        while disconnected is the caller's to drop or keep.
+        """
+        import time
+
+        from grtmp.cluster.policy import Backoff
+
+        backoff = Backoff(base, cap)
+        end = None if deadline is None else time.monotonic() + deadline
+        role = self._role
+        while True:
+            self.close()
+            self.session = ClientSession(self.app, self.session.tc_url,
+                                         chunk_size=self._chunk_size)
+            self.pending.clear()
+            self.statuses = []
+            try:
+                self.connect(**self._connect_extra)
+                if role is not None:
+                    (self.publish if role[0] == "publish" else self.play)(role[1])
+                return
+            except (OSError, RTMPError):
+                delay = backoff.next()
+                if end is not None and time.monotonic() + delay > end:
+                    raise
+                self._sleep(delay)
+
+    def _sleep(self, seconds: float) -> None:
+        if self._socket.__name__.startswith("gevent"):
+            import gevent
+
+            gevent.sleep(seconds)
+        else:
+            import time
+
+            time.sleep(seconds)  # cooperative when the process is monkey-patched
 
     def close(self) -> None:
         """Close the connection (the peer sees EOF at once)."""
