@@ -4,6 +4,7 @@ the player outbox of grtmp.net over a fake socket."""
 from __future__ import annotations
 
 import io
+import socket
 
 import gevent
 import pytest
@@ -16,6 +17,7 @@ from grtmp.net.consume import consume_stream
 from grtmp.net.outbox import Outbox, Wire
 from grtmp.wire.chunk import ChunkReader
 from grtmp.wire.message import AUDIO, CSID_AUDIO, CSID_DATA, CSID_VIDEO, DATA_AMF0, VIDEO
+from tests.helpers import wait_until
 
 # -- synthetic FLV payloads -------------------------------------------------------------------
 
@@ -590,3 +592,104 @@ def test_modex_sequence_start_is_cached_as_a_header_not_a_keyframe():
     s.feed(VIDEO, 80, modex_header)
     assert (VIDEO, b"avc1", 0) in s.headers
     assert [p.payload for p in s.gop.packets] == [key(1), inter(2)]
+
+
+# -- batching: one write per player per publisher read ---------------------------------------
+
+
+class _CountingRaw:
+    """Wraps the OS socket to count sendmsg calls."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.sendmsg_calls = 0
+
+    def sendmsg(self, buffers):
+        self.sendmsg_calls += 1
+        return self.raw.sendmsg(buffers)
+
+    def send(self, data):
+        return self.raw.send(data)
+
+
+def _socket_outbox(stream: Stream, on_notify=None, sndbuf: int = 0):
+    import gevent.socket as gsocket
+
+    from grtmp.net.outbox import flush_pending
+
+    a, b = gsocket.socketpair()
+    if sndbuf:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+    wire = Wire(a)
+    wire.raw = _CountingRaw(wire.raw)
+    box = Outbox(wire, PlayerPolicy(stream), queue_size=64,
+                 encode=lambda packet: packet.chunked(4096, 1), on_notify=on_notify)
+    return box, a, b, flush_pending
+
+
+def _read_messages(sock, count: int) -> list:
+    rfile = sock.makefile("rb")
+    reader = ChunkReader(rfile)
+    reader.chunk_size = 4096
+    with gevent.Timeout(5):
+        return [reader.read_message() for _ in range(count)]
+
+
+def test_idle_player_gets_one_write_per_flush():
+    s = live_stream()
+    box, a, b, flush_pending = _socket_outbox(s)
+    s.subscribe(box)
+    box.start()
+    try:
+        s.feed(VIDEO, 0, key(0))
+        for i in range(1, 5):
+            s.feed(VIDEO, 40 * i, inter(i))
+        assert len(box.batch) == 5 and box.wire.raw.sendmsg_calls == 0
+        flush_pending()
+        assert box.wire.raw.sendmsg_calls == 1 and not box.batch
+        msgs = _read_messages(b, 5)
+        assert [bytes(m.payload) for m in msgs] == [key(0)] + [inter(i) for i in range(1, 5)]
+        assert box.policy.written_ts == 160 and box.packets_out == 5
+    finally:
+        box.stop(flush=False)
+        a.close()
+        b.close()
+
+
+def test_event_after_a_batch_keeps_its_order():
+    s = live_stream()
+    sent: list[str] = []
+    box, a, b, flush_pending = _socket_outbox(
+        s, on_notify=lambda published: sent.append("notify"))
+    s.subscribe(box)
+    box.start()
+    try:
+        s.feed(VIDEO, 0, key(0))
+        s.stop_publishing()  # the notification must follow the gathered frame
+        assert not box.batch  # the event pushed the batch out first
+        assert wait_until(lambda: sent == ["notify"], timeout=5)
+        msgs = _read_messages(b, 1)
+        assert bytes(msgs[0].payload) == key(0)
+    finally:
+        box.stop(flush=False)
+        a.close()
+        b.close()
+
+
+def test_partial_batch_write_is_finished_by_the_writer_in_order():
+    s = live_stream()
+    box, a, b, flush_pending = _socket_outbox(s, sndbuf=4096)
+    s.subscribe(box)
+    box.start()
+    big = [b"\x27\x01\x00\x00\x00" + bytes([i]) * 60000 for i in range(6)]
+    try:
+        s.feed(VIDEO, 0, key(0))
+        for i, payload in enumerate(big):
+            s.feed(VIDEO, 40 * (i + 1), payload)
+        flush_pending()  # far more than the socket buffer: the writer finishes it
+        msgs = _read_messages(b, 7)
+        assert [bytes(m.payload) for m in msgs] == [key(0), *big]
+    finally:
+        box.stop(flush=False)
+        a.close()
+        b.close()

@@ -122,6 +122,16 @@ class PlayerPolicy:
             self.missed_header = True
         self.lag(packet)
 
+    def overflow_batch(self, count: int, timestamp: int) -> None:
+        """A gathered batch of ``count`` packets found the queue full: all of it is dropped
+        (it may have held a sequence header, so the current ones are resent at the next
+        keyframe)."""
+        self.need_keyframe = True
+        self.lagging = True
+        self.missed_header = True
+        self.dropped += count - 1
+        self.lag(Packet(0, timestamp, b""))
+
     def lag(self, packet: Packet) -> None:
         """Count a dropped packet; mark ``lagged_out`` when the data written lags too far."""
         self.dropped += 1

@@ -27,9 +27,43 @@ from grtmp.errors import RTMPError
 from grtmp.live.packet import Packet
 from grtmp.live.player import PlayerPolicy
 
-__all__ = ["Wire", "Outbox"]
+__all__ = ["Wire", "Outbox", "flush_pending"]
 
 log = logging.getLogger("grtmp.outbox")
+
+#: Outboxes holding a batch for :func:`flush_pending` (in the order they got their first item).
+_pending: list[Outbox] = []
+_watchers: dict[int, Any] = {}
+
+
+def flush_pending() -> None:
+    """Write every player's batch gathered since the last call, one ``sendmsg`` each.
+
+    A publisher's greenlet decodes all the messages of one socket read and offers each to the
+    players; an idle player gathers them instead of writing each at once, and this writes
+    them together: one system call per player per publisher read instead of one per message,
+    and no latency added, because it runs before the publisher's greenlet reads (or waits)
+    again. The connection's reader calls it before each refill; a loop watcher calls it
+    before gevent polls, for every other feeder.
+    """
+    while _pending:
+        boxes = _pending[:]
+        _pending.clear()
+        for box in boxes:
+            try:
+                box._flush_batch()
+            except Exception:  # never let one player break the feeder or the loop
+                log.exception("%s: flushing a batch failed", box.name)
+
+
+def _watch_loop() -> None:
+    """Flush batches before the event loop polls (the safety net for any feeder)."""
+    hub = gevent.get_hub()
+    if id(hub) in _watchers:
+        return
+    watcher = hub.loop.prepare(ref=False)
+    watcher.start(flush_pending)
+    _watchers[id(hub)] = watcher
 
 
 class Wire:
@@ -53,7 +87,8 @@ class Wire:
 
     def flush(self, produce: Callable[[], None] | None = None) -> None:
         """Under the lock: run ``produce`` (which queues bytes in the session), then write
-        everything the session has queued."""
+        everything the session has queued (after the media gathered for players)."""
+        flush_pending()
         with self.lock:
             if produce is not None:
                 produce()
@@ -70,6 +105,29 @@ class Wire:
                 data = pending + data
             self.sock.sendall(data)
             self.bytes_out += len(data)
+
+    def try_sendv(self, buffers: list[bytes]) -> Any:
+        """:meth:`try_send` for several buffers at once (``sendmsg``, a ``writev``): None when
+        all was sent, ``buffers`` itself when nothing was, else the unsent rest (the lock
+        then stays held until :meth:`finish`)."""
+        raw = self.raw
+        lock = self.lock
+        if raw is None or self.closed or lock.locked():
+            return buffers
+        try:
+            n = raw.sendmsg(buffers)
+        except OSError:
+            return buffers
+        if n == 0:
+            return buffers
+        self.bytes_out += n
+        total = 0
+        for b in buffers:
+            total += len(b)
+        if n == total:
+            return None
+        lock.acquire(blocking=False)  # free (checked above, nothing yielded since)
+        return memoryview(b"".join(buffers))[n:]
 
     def try_send(self, data: bytes) -> Any:
         """Write without blocking: None when all was sent, ``data`` itself when nothing was
@@ -122,6 +180,17 @@ class _Event:
         self.send = send
 
 
+class _Batch:
+    """Bytes of several packets gathered for one write, queued behind the writer's work."""
+
+    __slots__ = ("data", "count", "timestamp")
+
+    def __init__(self, data: bytes, count: int, timestamp: int):
+        self.data = data
+        self.count = count
+        self.timestamp = timestamp
+
+
 class _Remainder:
     """The unsent end of a message written directly; the wire's lock is still held."""
 
@@ -162,7 +231,11 @@ class Outbox:
         self.busy = False
         self.closed = False
         self.packets_out = 0
+        #: Encoded packets gathered for :func:`flush_pending`, and the last one's timestamp.
+        self.batch: list[bytes] = []
+        self.batch_ts = 0
         self._writer: gevent.Greenlet | None = None
+        _watch_loop()
 
     # -- Player: called from the publisher's greenlet, never blocks ------------------------------
     def catch_up(self, packets: list[Packet]) -> None:
@@ -185,26 +258,55 @@ class Outbox:
         self._deliver(p)
 
     def _deliver(self, packet: Packet) -> None:
-        if not self.busy and not self.initial and not self.late and not self.queue.qsize():
-            # Nothing is waiting for this player: write now (one non-blocking send).
+        batch = self.batch
+        if batch or (self.wire.raw is not None and not self.busy and not self.initial
+                     and not self.late and not self.queue.qsize()):
+            # Nothing is waiting for this player: gather the packet for one write with the
+            # others of this publisher read (flush_pending), not through the writer greenlet.
             try:
                 data = self.encode(packet)
             except RTMPError as exc:  # a packet that cannot be sent: skip it, keep the player
                 log.warning("%s: skipping a packet: %s", self.name, exc)
                 return
-            rest = self.wire.try_send(data)
-            if rest is not data:
-                self.policy.written_ts = packet.timestamp
-                self.packets_out += 1
-                if rest is not None:  # partly sent: the writer finishes it before anything
-                    self.queue.put_nowait(_Remainder(rest))
-                return
+            if not batch:
+                _pending.append(self)
+            batch.append(data)
+            self.batch_ts = packet.timestamp
+            return
         try:
             if self.late:  # an event waits behind a full queue: nothing may pass it
                 raise Full
             self.queue.put_nowait(packet)
         except Full:
             self.policy.overflow(packet)
+            if self.policy.lagged_out:
+                self._lagged()
+
+    def _flush_batch(self) -> None:
+        """Write the gathered packets with one non-blocking ``sendmsg``; what does not go out
+        at once is queued for the writer greenlet (the lock kept for a partial write)."""
+        batch = self.batch
+        if not batch:
+            return
+        self.batch = []
+        if self.closed:
+            return
+        count = len(batch)
+        if not self.busy and not self.initial and not self.late and not self.queue.qsize():
+            rest = self.wire.try_sendv(batch)
+            if rest is None:
+                self.policy.written_ts = self.batch_ts
+                self.packets_out += count
+                return
+            if rest is not batch:
+                self.policy.written_ts = self.batch_ts
+                self.packets_out += count
+                self.queue.put_nowait(_Remainder(rest))
+                return
+        try:
+            self.queue.put_nowait(_Batch(b"".join(batch), count, self.batch_ts))
+        except Full:
+            self.policy.overflow_batch(count, self.batch_ts)
             if self.policy.lagged_out:
                 self._lagged()
 
@@ -216,6 +318,8 @@ class Outbox:
     def _offer_event(self, event: _Event) -> None:
         if self.closed:
             return
+        if self.batch:  # the media gathered before the event goes out first
+            self._flush_batch()
         if self.late:
             self.late.append(event)
             return
@@ -243,11 +347,14 @@ class Outbox:
         encode = self.encode
         out: list[bytes] = []
         last_ts: list[int] = []
+        n_batched = 0
 
         def flush() -> None:
+            nonlocal n_batched
             if out:
                 data = b"".join(out) if len(out) > 1 else out[0]
-                n = len(out)
+                n = len(out) + n_batched
+                n_batched = 0
                 out.clear()
                 wire.send(data)
                 self.packets_out += n
@@ -281,6 +388,10 @@ class Outbox:
                     elif item is _STOP:
                         flush()
                         return
+                    elif cls is _Batch:
+                        out.append(item.data)
+                        last_ts[:] = (item.timestamp,)
+                        n_batched += item.count - 1
                     elif cls is _Remainder:
                         flush()
                         wire.finish(item.data)
@@ -294,6 +405,8 @@ class Outbox:
 
     def stop(self, flush: bool = True, timeout: float = 5.0) -> None:
         """Stop the writer greenlet, after what is queued when ``flush``."""
+        if flush and self.batch:
+            self._flush_batch()
         self.closed = True
         w = self._writer
         if w is None or w.dead:
