@@ -144,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         servers.append(Server((config.host, config.tls_port), config=config, hub=hub,
                               hooks=hooks, ssl_context=ctx))
+    web = None
+    if config.http_port:
+        from grtmp.web import WebServer, make_app
+
+        web = WebServer((config.http_host or config.host, config.http_port),
+                        make_app(hub, hooks=hooks, config=config))
     stopping: list[int] = []
 
     def on_signal(signum: int) -> None:
@@ -155,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("signal %d: shutting down", signum)
         for server in servers:
             gevent.spawn(server.stop)
+        if web is not None:
+            gevent.spawn(web.stop)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
@@ -165,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
             log.error("cannot listen on %s: %s", config.host, exc)
             for other in servers:
                 other.stop(timeout=1)
+            return 1
+    if web is not None:
+        try:
+            web.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d (--http-port): %s",
+                      config.http_host or config.host, config.http_port, exc)
+            for server in servers:
+                server.stop(timeout=1)
             return 1
     for server in servers:
         server.wait()
