@@ -49,7 +49,8 @@
     if (kind === "hls") {
       if (window.Hls && Hls.isSupported()) {
         const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
-        hls.on(Hls.Events.ERROR, (e, d) => state.errors.push([d.type, d.details, d.fatal]));
+        hls.on(Hls.Events.ERROR, (e, d) =>
+          state.errors.push({ type: d.type, details: d.details, fatal: !!d.fatal }));
         hls.loadSource(url);
         hls.attachMedia(video);
         state.player = hls;
@@ -62,7 +63,8 @@
         { enableWorker: false, enableStashBuffer: false, lazyLoad: false,
           liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.2,
           liveBufferLatencyMinRemain: 0.2 });
-      p.on(mpegts.Events.ERROR, (type, detail, info) => state.errors.push([type, detail, info]));
+      p.on(mpegts.Events.ERROR, (type, detail) =>  // mpegts.js stops on any error
+        state.errors.push({ type: type, details: detail, fatal: true }));
       p.attachMediaElement(video);
       p.load();
       state.player = p;
