@@ -321,8 +321,10 @@ def _serve_ws(read: Callable[[int], bytes], wire: Wire, ws: Connection,
                 if event.code != 1000 and event.code != 1001:
                     log.info("%s ws-flv closed: %s %s", client.peer, event.code,
                              peer_text(event.reason))
-                if ws.state is ConnectionState.REMOTE_CLOSING:
+                if ws.state is ConnectionState.REMOTE_CLOSING:  # the client closes
                     wire.send(ws.send(event.response()))
+                elif ws.state is ConnectionState.OPEN:  # wsproto found a protocol error
+                    wire.send(ws.send(CloseConnection(code=event.code, reason=event.reason)))
                 return
             elif isinstance(event, Message):
                 messages += 1

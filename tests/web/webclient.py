@@ -21,6 +21,7 @@ from wsproto.events import (
     RejectConnection,
     Request,
 )
+from wsproto.utilities import LocalProtocolError
 
 from grtmp.net.client import Client
 
@@ -147,7 +148,7 @@ class WSClient:
                 self.closed = event
                 try:
                     self.sock.sendall(self.ws.send(event.response()))
-                except OSError:
+                except (OSError, LocalProtocolError):  # already closed (EOF)
                     pass
                 return False
         if not data:
