@@ -108,11 +108,14 @@ def test_ll_hls_parts_give_every_published_frame(make_stack, case: str,
     in order is the whole stream, frame for frame, with a continuous timeline."""
     stack = make_stack(hls_segment_duration=1.0, hls_part_duration=0.25)
     follower = LLHLSFollower(stack.http, f"/live/{case}/index.m3u8")
-    reader = gevent.spawn(follower.run, until_parts=10**6, timeout=25)
+    published: list[bool] = []
+    reader = gevent.spawn(follower.run, until_parts=10**6, timeout=40,
+                          done=lambda: bool(published))
     gevent.sleep(0.3)  # the first playlist request is waiting: the muxer exists
     pub = _publisher(stack, case, case)
     pub.get(timeout=30)
-    reader.join(timeout=40)
+    published.append(True)
+    reader.join(timeout=45)
     reader.kill()
     assert follower.parts and len(follower.inits) == 1
     assert any(s == 200 for s in follower.statuses)

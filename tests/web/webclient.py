@@ -224,15 +224,21 @@ class LLHLSFollower:
     def base(self) -> str:
         return self.path.rsplit("/", 1)[0] + "/"
 
-    def run(self, until_parts: int, timeout: float = 60.0) -> None:
+    def run(self, until_parts: int, timeout: float = 60.0, done=None) -> None:
+        """Follow until ``until_parts`` parts, the timeout, or ``done()`` is true and a reload
+        brings nothing new."""
         deadline = time.monotonic() + timeout
         seen: set[str] = set()
         query = ""
         while len(self.parts) < until_parts and time.monotonic() < deadline:
+            count = len(self.parts)
+            finished = done is not None and done()
             r = request(self.port, self.path + query, timeout=20)
             self.playlists += 1
             self.statuses.append(r.status)
             if r.status != 200:
+                if finished:
+                    return
                 gevent.sleep(0.2)
                 continue
             text = r.body.decode()
@@ -247,6 +253,8 @@ class LLHLSFollower:
                     self.parts.append((uri, body, now))
             if "#EXT-X-ENDLIST" in text:
                 self.ended = True
+                return
+            if finished and len(self.parts) == count:
                 return
             msn = int(re.search(r"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1))
             segments = len(re.findall(r"^#EXTINF", text, re.M))
