@@ -141,6 +141,32 @@ class ServerConfig:
                                   metavar="URL")
     on_done: str | None = _s(None, "HTTP callback (form POST) when a connection ends",
                              metavar="URL")
+    # -- web (HTTP-FLV, WebSocket-FLV, LL-HLS, status page: grtmp.web) -------------------------
+    #: The web app's port in ``grtmp-server`` (0: no web server).
+    http_port: int = _s(8080, "HTTP port of the web app: HTTP-FLV, WebSocket-FLV, LL-HLS and "
+                              "the status page (0: off)")
+    #: Address of the web app (None: the same as ``host``).
+    http_host: str | None = _s(None, "address the web app listens on (default: --host)",
+                               metavar="HOST")
+    #: ``Access-Control-Allow-Origin`` on media responses ("": no CORS header).
+    cors_origin: str = _s("*", "Access-Control-Allow-Origin of media responses ('': none)",
+                          metavar="ORIGIN")
+    #: LL-HLS target segment duration (segments are cut on the first keyframe after it).
+    hls_segment_duration: float = _s(2.0, "LL-HLS target segment duration, seconds",
+                                     metavar="SECONDS")
+    #: LL-HLS part target (``PART-TARGET``).
+    hls_part_duration: float = _s(0.333, "LL-HLS part target duration, seconds",
+                                  metavar="SECONDS")
+    #: Segments listed in an LL-HLS playlist (memory: a few more are kept for late readers).
+    hls_segments: int = _s(7, "segments listed in an LL-HLS playlist (at least 3)")
+    #: Mux every published stream to LL-HLS from its start, not only once a viewer asks.
+    hls_always: bool = _s(False, "mux every publish to LL-HLS from its start (default: from "
+                                 "the first HLS request)")
+    #: A stream's LL-HLS muxer is released this long after its last HLS request.
+    hls_idle_timeout: float = _s(30.0, "release a stream's LL-HLS muxer this many seconds "
+                                       "after its last request", metavar="SECONDS")
+    #: Blocking playlist/part requests one stream may hold waiting at once (then 503).
+    hls_max_waiting: int = _s(10000, "blocked LL-HLS requests one stream may hold (then 503)")
     # -- logging ----------------------------------------------------------------------------------
     log_level: str = _s("info", "debug, info, warning or error")
 
@@ -205,6 +231,19 @@ class ServerConfig:
                 ok = False
             if not ok:
                 raise ConfigError("publisher_takeover", "must be always, never or idle:SECONDS")
+        if not 0 <= self.http_port <= 65535:
+            raise ConfigError("http_port", "must be a TCP port (0..65535; 0: off)")
+        if not 0.1 <= self.hls_segment_duration <= 60:
+            raise ConfigError("hls_segment_duration", "must be within 0.1..60 seconds")
+        if not 0.05 <= self.hls_part_duration <= self.hls_segment_duration:
+            raise ConfigError("hls_part_duration",
+                              "must be within 0.05 seconds..hls_segment_duration")
+        if self.hls_segments < 3:
+            raise ConfigError("hls_segments", "must be at least 3")
+        if not self.hls_idle_timeout > 0:
+            raise ConfigError("hls_idle_timeout", "must be more than 0")
+        if self.hls_max_waiting < 1:
+            raise ConfigError("hls_max_waiting", "must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level", "must be debug, info, warning or error")
 

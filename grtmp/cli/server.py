@@ -172,10 +172,11 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     hooks = make_hooks(config)
     hub = StreamHub(config)
 
-    def listen(port: int) -> tuple[str, int] | socket.socket:
+    def listen(port: int, host: str | None = None) -> tuple[str, int] | socket.socket:
+        host = host or config.host
         if worker is None:
-            return (config.host, port)
-        return _reuseport_socket(config.host, port, 1024)
+            return (host, port)
+        return _reuseport_socket(host, port, 1024)
 
     ctx = None
     if config.tls_cert:
@@ -187,6 +188,7 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     servers: list[Server] = []
     directories: list[tuple[object, str]] = []
     relays: Relays | None = None
+    web = None
     stopping: list[int] = []
     stopped = gevent.event.Event()
     ending: list[bool] = []
@@ -201,6 +203,8 @@ def serve(config: ServerConfig, *, worker: int | None = None,
             directory.close()  # type: ignore[attr-defined]
         for server in servers:
             server.stop()
+        if web is not None:
+            web.stop()
         stopped.set()
 
     def on_signal(signum: int) -> None:
@@ -227,8 +231,14 @@ def serve(config: ServerConfig, *, worker: int | None = None,
             servers.append(internal)
         for server in servers:
             server.start()
+        if config.http_port:
+            from grtmp.web import WebServer, make_app
+
+            web = WebServer(listen(config.http_port, config.http_host),
+                            make_app(hub, hooks=hooks, config=config))
+            web.start()
     except OSError as exc:
-        log.error("cannot listen on %s: %s", config.host, exc)
+        log.error("cannot listen on %s: %s", config.http_host or config.host, exc)
         for server in servers:
             server.stop(timeout=1)
         return 1

@@ -30,7 +30,7 @@ class Packet:
         self.payload = payload
         self.kind = kind
         self.multitrack = multitrack
-        self._chunks: dict[tuple[int, int], bytes] = {}
+        self._chunks: dict[Any, bytes] = {}
         self._single: Any = _UNSET
 
     def chunked(self, chunk_size: int, stream_id: int) -> bytes:
@@ -44,6 +44,14 @@ class Packet:
             msg = Message(self.type_id, self.timestamp, stream_id, self.payload)
             data = chunk_message(msg, _CSID_FOR_TYPE.get(self.type_id, CSID_DATA), chunk_size)
             self._chunks[key] = data
+        return data
+
+    def encoded(self, key: Any, build: Any) -> bytes:
+        """``build(self)``, computed once per ``key`` and shared by every player that asks
+        for the same bytes (an FLV tag, a WebSocket frame: :mod:`grtmp.web.flv`)."""
+        data = self._chunks.get(key)
+        if data is None:
+            data = self._chunks[key] = build(self)
         return data
 
     def default_track(self) -> Packet | None:

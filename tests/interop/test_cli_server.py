@@ -19,7 +19,8 @@ from grtmp.wire.message import USER_CONTROL, VIDEO
 def _start_server(*args: str) -> tuple[gevent.subprocess.Popen, int, list[str]]:
     exe = shutil.which("grtmp-server")
     cmd = [exe] if exe else [sys.executable, "-m", "grtmp.cli.server"]
-    proc = gevent.subprocess.Popen([*cmd, "--host", "127.0.0.1", "--port", "0", *args],
+    proc = gevent.subprocess.Popen([*cmd, "--host", "127.0.0.1", "--port", "0",
+                                    "--http-port", "0", *args],
                                    stderr=gevent.subprocess.PIPE, text=True)
     lines: list[str] = []
     with gevent.Timeout(20):
