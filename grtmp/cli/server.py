@@ -1,7 +1,8 @@
-"""``grtmp-server``: run an RTMP server with sensible defaults and no config file.
+"""``grtmp-server``: run an RTMP server with sensible defaults, with or without a config file.
 
 Every flag comes from a :class:`~grtmp.config.ServerConfig` field (its name, type, default and
-help), so the defaults live in one place.
+help), so the defaults live in one place. ``-c FILE`` reads the same settings from a TOML file
+(:mod:`grtmp.ops.configfile`); flags given on the command line win; SIGHUP reloads the file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from grtmp import __version__
 from grtmp.config import ConfigError, ServerConfig
+from grtmp.ops import cli as ops_cli
 
 
 class _AllBut(frozenset):
@@ -73,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
             shown = "" if default in (None, "") else f" (default {default})"
             p.add_argument(flag, type=tp if tp in (int, float) else str, default=default,
                            help=help_text + shown, **kwargs)
+    ops_cli.add_arguments(p)
     p.add_argument("--version", action="version", version=f"grtmp {__version__}")
     return p
 
@@ -85,13 +88,14 @@ def flag_of(setting: str) -> str:
     return setting
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
+def config_from_args(args: argparse.Namespace, validate: bool = True) -> ServerConfig:
     """The :class:`ServerConfig` the parsed flags describe; ValueError when invalid."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ServerConfig)
               if f.metadata.get("cli", True)}
     values["wait_for_publisher"] = _waiting(args.wait_for_publisher)
     config = ServerConfig(**values)
-    config.validate()
+    if validate:
+        config.validate()
     return config
 
 
@@ -107,9 +111,16 @@ def make_hooks(config: ServerConfig) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.check_config:
+        return ops_cli.check_config(args.check_config)
     try:
-        config = config_from_args(args)
+        config, overrides = ops_cli.load(parser, args, config_from_args(args, validate=False),
+                                         argv)
+    except ops_cli.ConfigFileError as exc:
+        print(f"grtmp-server: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"grtmp-server: {flag_of(exc.setting)}: {exc.reason}", file=sys.stderr)
         return 2
@@ -128,12 +139,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from grtmp.live.hub import StreamHub
     from grtmp.net.server import Server
+    from grtmp.ops.apphooks import ConfigHooks
+    from grtmp.ops.control import Operations
+    from grtmp.ops.logjson import setup_logging
 
-    logging.basicConfig(level=getattr(logging, config.log_level.upper()),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(config)
     log = logging.getLogger("grtmp.server")
-    hooks = make_hooks(config)
     hub = StreamHub(config)
+    hooks = ConfigHooks(hub)  # the running config's rules, per app; follows reloads
     servers = [Server((config.host, config.port), config=config, hub=hub, hooks=hooks)]
     if config.tls_cert:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -144,6 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         servers.append(Server((config.host, config.tls_port), config=config, hub=hub,
                               hooks=hooks, ssl_context=ctx))
+    # The JSON API and /metrics: ops.routes() is {"/api/v1/": ..., "/metrics": ...}, to mount
+    # on the HTTP port (grtmp.web.make_app(..., routes=ops.routes())).
+    ops = Operations(hub, servers=servers, config_path=args.config, overrides=overrides)
+    ops.start()
+    if args.config:
+        gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(ops.reload))
     stopping: list[int] = []
 
     def on_signal(signum: int) -> None:
@@ -168,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     for server in servers:
         server.wait()
+    ops.stop()
     # Stopped: a signal arriving while the interpreter exits must not turn a clean exit
     # into a death by signal.
     for sig in (signal.SIGINT, signal.SIGTERM):

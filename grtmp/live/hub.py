@@ -11,6 +11,7 @@ from grtmp.errors import StreamBusy, StreamNotFound, TooManyPlayers
 from grtmp.live.record import Recorder, record_path
 from grtmp.live.stream import Stream
 from grtmp.logs import peer_text
+from grtmp.stats import Stats
 from grtmp.wire.chunk import BufferBudget
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class StreamHub:
         #: Every client session (RTMP connections, HTTP players...) by id, for operators.
         self.sessions: dict[str, Any] = {}
         self._next_session = 0
+        #: Event counters for operators (handshake failures, auth decisions...).
+        self.stats = Stats()
 
     def register(self, session: Any) -> str:
         """Add a client session (anything with ``describe()`` and ``close()``); its id."""
@@ -51,20 +54,22 @@ class StreamHub:
         key = (app, name)
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = Stream(app, name, self.config)
+            stream = self.streams[key] = Stream(app, name, self.config.for_app(app))
         return stream
 
     def publish(self, app: str, name: str, publisher: Any) -> Stream:
         """Start publishing (app, name) for ``publisher``; :class:`StreamBusy` if someone
-        already does. Recording starts here when ``config.record_dir`` is set."""
+        already does. Recording starts here when the app's ``record_dir`` is set (and
+        ``record_auto``, the default)."""
         stream = self.get_or_create(app, name)
         if stream.publisher is not None:
             self.discard_if_idle(stream)
             raise StreamBusy(f"{name} is already being published.")
         stream.start_publishing(publisher)
-        if self.config.record_dir:
+        config = self.config.for_app(app)
+        if config.record_dir and config.record_auto:
             try:
-                path = record_path(self.config.record_dir, app, name)
+                path = record_path(config.record_dir, app, name)
                 stream.start_recording(Recorder(path))
                 log.info("recording %r to %s", peer_text(name), path)
             except OSError as exc:
@@ -84,11 +89,12 @@ class StreamHub:
         :class:`StreamNotFound` where the config says players of that app do not wait;
         :class:`TooManyPlayers` past ``max_players_per_stream``.
         """
+        config = self.config.for_app(app)
         stream = self.get(app, name)
-        if stream is None and not self.config.waits_for_publisher(app):
+        if stream is None and not config.waits_for_publisher(app):
             raise StreamNotFound(f"No such stream: {name}")
         stream = stream or self.get_or_create(app, name)
-        cap = self.config.max_players_per_stream
+        cap = config.max_players_per_stream
         if cap and len(stream.players) >= cap:
             self.discard_if_idle(stream)
             raise TooManyPlayers("Too many players.")

@@ -8,6 +8,7 @@ that stay attached across a republish.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from grtmp.live.gop import GopCache
 from grtmp.live.packet import Packet
 from grtmp.media import parse_audio, parse_avc_config, parse_video
 from grtmp.media.multitrack import is_multitrack
-from grtmp.media.tag import KIND_HEADER, classify
+from grtmp.media.tag import KIND_HEADER, KIND_KEYFRAME, classify
 from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO
 
 if TYPE_CHECKING:
@@ -53,6 +54,16 @@ class Stream:
         self.max_timestamp = 0
         self.messages_in = 0
         self.bytes_in = 0
+        #: For operators: video frames and keyframes received, the last keyframe interval
+        #: (stream time, ms), when the current publish started (Unix time), and what players
+        #: that have left were sent and dropped (the ones attached are read from them).
+        self.video_frames = 0
+        self.keyframes = 0
+        self.keyframe_interval_ms: int | None = None
+        self._keyframe_ts: int | None = None
+        self.published_at: float | None = None
+        self.bytes_out = 0
+        self.dropped = 0
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.live.record`).
         self.recorder: Any = None
         # First coded frames of this publish, for codec detection when there is no header.
@@ -134,6 +145,8 @@ class Stream:
     def start_publishing(self, publisher: Any) -> None:
         """Attach a publisher; the next message starts right after the last one sent."""
         self.publisher = publisher
+        self.published_at = time.time()
+        self._keyframe_ts = self.keyframe_interval_ms = None
         self._base = None
         self.headers.clear()
         self.gop.clear()
@@ -147,6 +160,7 @@ class Stream:
     def stop_publishing(self) -> None:
         """Detach the publisher; players stay attached for a republish."""
         self.publisher = None
+        self.published_at = None
         self.stop_recording()
         for player in self.players:
             player.notify(False)
@@ -187,6 +201,10 @@ class Stream:
         if kind == KIND_HEADER:
             self.headers[key] = packet
         elif type_id == VIDEO or type_id == AUDIO:
+            if type_id == VIDEO:
+                self.video_frames += 1
+                if kind == KIND_KEYFRAME:
+                    self._keyframe(ts)
             if type_id not in self._first_frame:
                 self._first_frame[type_id] = payload
             if self.config.gop_cache:
@@ -196,6 +214,14 @@ class Stream:
         if self.recorder is not None:
             self.recorder.write(packet)
         return packet
+
+    def _keyframe(self, ts: int) -> None:
+        self.keyframes += 1
+        if self._keyframe_ts is not None:
+            delta = (ts - self._keyframe_ts) & 0xFFFFFFFF
+            if delta < 0x80000000:
+                self.keyframe_interval_ms = delta
+        self._keyframe_ts = ts
 
     def start_recording(self, recorder: Any) -> None:
         """Record from now on: ``recorder.write(packet)`` gets metadata, headers, then media."""
@@ -241,7 +267,8 @@ class Stream:
         try:
             self.players.remove(player)
         except ValueError:
-            pass
+            return
+        self.dropped += player.policy.dropped
 
 
 def _avc_parameter_sets(record: bytes | None) -> tuple[list[bytes], list[bytes]]:
