@@ -115,9 +115,11 @@ class ServerConfig:
                                   metavar="URL")
     on_done: str | None = _s(None, "HTTP callback (form POST) when a connection ends",
                              metavar="URL")
-    #: Stream keys: ``{name or "APP/NAME": key}``; publishing a listed name needs ``?key=KEY``.
-    stream_keys: dict[str, str] = _s({}, "stream name (or APP/NAME) -> the key publishing it "
-                                         "requires as NAME?key=KEY", cli=False)
+    #: Stream keys: ``{name or "APP/NAME": key}``. When set, only the names listed may be
+    #: published, each as ``NAME?key=KEY`` (:class:`grtmp.auth.StreamKeys`).
+    stream_keys: dict[str, str] = _s({}, "stream name (or APP/NAME) -> key; when set, only "
+                                         "these names may be published, as NAME?key=KEY",
+                                     cli=False)
     stream_keys_play: bool = _s(False, "players of a keyed stream need the key too", cli=False)
     # -- operations -------------------------------------------------------------------------------
     #: The JSON API and /metrics: a bearer token, and/or an address allow list; with neither,
