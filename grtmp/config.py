@@ -74,12 +74,42 @@ class ServerConfig:
         True, "answer play of an unpublished name with NetStream.Play.StreamNotFound (in "
               "every app, or only in the APPs named) instead of waiting for a publisher",
         flag="--no-wait", metavar="APP")
+    #: A publisher of a name already live: ``always`` takes the stream over, ``idle:SECONDS``
+    #: only when the current one sent nothing for that long, ``never`` answers BadName.
+    publisher_takeover: str = _s("always", "a publisher of a live name: always takes over, "
+                                           "idle:SECONDS only from a silent one, never refused",
+                                 metavar="RULE")
     #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
     record_dir: str | None = _s(None, "record every publish to DIR/APP/NAME-DATE-TIME.flv",
                                 flag="--record", metavar="DIR")
     #: With ``record_dir``: record every publish (True), or only what the API asks (False).
     record_auto: bool = _s(True, "with record_dir: record every publish (true) or only the "
                                  "streams the API asks for (false)", cli=False)
+    # -- relays and the cluster ----------------------------------------------------------------
+    #: Push every publish to these targets too (``{app}`` and ``{name}`` are filled in).
+    push: list[str] = _s([], "also publish every stream to URL (rtmp:// or rtmps://; {app} "
+                             "and {name} are filled in; repeatable)", metavar="URL")
+    #: Pull a stream nobody publishes here from these upstreams, in turn (URL templates).
+    pull: list[str] = _s([], "pull streams nobody publishes here from URL ({app}, {name}; "
+                             "repeatable: tried in turn)", metavar="URL")
+    #: Seconds a pulled stream stays connected after its last player left.
+    pull_idle_timeout: float = _s(10.0, "seconds a pull stays after its last player left")
+    #: CA certificates (PEM) that ``rtmps://`` upstreams and push targets are verified with
+    #: (default: the system's).
+    relay_ca_file: str | None = _s(None, "CA certificates (PEM) to verify rtmps:// relay peers",
+                                   metavar="PEM")
+    #: Redis stream directory shared by every node (``redis://HOST:PORT/DB``).
+    cluster: str | None = _s(None, "Redis stream directory shared by the nodes",
+                             metavar="redis://HOST:PORT/DB")
+    #: Shared secret that signs directory entries (required with ``cluster``).
+    cluster_secret: str | None = _s(None, "secret that signs the directory entries (HMAC)",
+                                    metavar="SECRET")
+    #: How other nodes reach this one over RTMP (default ``rtmp://<host>:<port>``).
+    cluster_advertise: str | None = _s(None, "how other nodes reach this one",
+                                       metavar="rtmp://HOST:PORT")
+    #: Processes serving the same ports (SO_REUSEPORT): a number or ``auto`` (one per core).
+    workers: str = _s("1", "processes sharing the ports: N or auto (one per core)",
+                      metavar="N")
     # -- limits -----------------------------------------------------------------------------------
     #: Seconds allowed for the whole handshake.
     handshake_timeout: float = _s(10.0, "seconds allowed for the whole handshake")
@@ -159,6 +189,14 @@ class ServerConfig:
         w = self.wait_for_publisher
         return w if isinstance(w, bool) else app in w
 
+    def worker_count(self) -> int:
+        """``workers`` as a number (``auto``: the number of cores)."""
+        if self.workers == "auto":
+            import os
+
+            return max(1, len(os.sched_getaffinity(0)))
+        return int(self.workers)
+
     def validate(self) -> None:
         """:class:`ConfigError` naming the setting when a value is out of range."""
         if not 128 <= self.chunk_size <= 0x7FFFFFFF:
@@ -181,6 +219,32 @@ class ServerConfig:
         for name in ("handshake_timeout", "ping_interval", "idle_timeout", "max_lag_seconds"):
             if not getattr(self, name) > 0:
                 raise ConfigError(name, "must be more than 0")
+        if self.cluster and not self.cluster_secret:
+            raise ConfigError("cluster_secret", "is required with cluster")
+        if self.cluster and not self.cluster.startswith(("redis://", "unix://")):
+            raise ConfigError("cluster", "must be a redis:// or unix:// URL")
+        for name in ("push", "pull"):
+            for url in getattr(self, name):
+                if not url.startswith(("rtmp://", "rtmps://")):
+                    raise ConfigError(name, f"{url!r} is not an rtmp:// or rtmps:// URL")
+        if self.workers != "auto":
+            try:
+                ok = int(self.workers) >= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("workers", "must be a number of processes or auto")
+        if self.pull_idle_timeout < 0:
+            raise ConfigError("pull_idle_timeout", "must be 0 or more")
+        rule = self.publisher_takeover
+        if rule not in ("always", "never"):
+            kind, _, seconds = rule.partition(":")
+            try:
+                ok = kind == "idle" and float(seconds) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError("publisher_takeover", "must be always, never or idle:SECONDS")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level", "must be debug, info, warning or error")
         if self.log_format not in ("text", "json"):
@@ -213,7 +277,8 @@ _CALLBACKS = ("on_connect", "on_publish", "on_play", "on_publish_done", "on_play
 #: The settings an ``[apps.NAME]`` section may override (the fields of :class:`AppConfig`).
 APP_SETTINGS = ("access", "stream_keys", "stream_keys_play", *_CALLBACKS, "record_dir",
                 "record_auto", "gop_cache", "gop_cache_max_messages", "gop_cache_max_bytes",
-                "wait_for_publisher", "max_players_per_stream", "queue_size", "max_lag_seconds")
+                "wait_for_publisher", "max_players_per_stream", "queue_size", "max_lag_seconds",
+                "push", "pull")
 
 
 @dataclass
@@ -242,6 +307,8 @@ class AppConfig:
     max_players_per_stream: int | None = None
     queue_size: int | None = None
     max_lag_seconds: float | None = None
+    push: list[str] | None = None
+    pull: list[str] | None = None
 
     def overrides(self) -> dict[str, Any]:
         """``{setting: value}`` of the settings this section sets."""

@@ -61,8 +61,14 @@ class Hooks:
     def on_done(self, conn: PeerInfo) -> None:
         return None
 
+    def on_push(self, conn: PeerInfo, name: str) -> list[str] | None:
+        """Where to push a stream ``conn`` starts publishing (``rtmp://``/``rtmps://`` URLs),
+        besides the configured targets. None: nowhere else."""
+        return None
 
-_NAMES = ("on_connect", "on_publish", "on_play", "on_publish_done", "on_play_done", "on_done")
+
+_NAMES = ("on_connect", "on_publish", "on_play", "on_publish_done", "on_play_done", "on_done",
+          "on_push")
 
 
 class _Wrapped(Hooks):
@@ -91,12 +97,15 @@ def decide_stream(hook: Callable[..., Decision], conn: PeerInfo, name: str,
 
     A refusal raises :class:`CommandError` (the hook's own, or one with the ``refused`` code
     when the hook answered False); a redirect returns the new name, its query string merged
-    into ``params``.
+    into ``params``; a redirect to an ``rtmp://``/``rtmps://`` URL is returned whole (a play
+    then pulls the stream from that URL, as with nginx-rtmp's ``on_play``).
     """
     decision = hook(conn, name, params)
     if decision is False:
         raise CommandError(f"{name} is not allowed", refused)
     if isinstance(decision, str) and decision:
+        if decision.startswith(("rtmp://", "rtmps://")):
+            return decision, params  # pull from there (the caller keeps its own name)
         new, extra = split_name(decision)
         return new, {**params, **extra}
     return name, params

@@ -81,3 +81,16 @@ def av_peers() -> Iterator:
     yield factory
     for peer in peers:
         peer.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator:
+    """Debian's redis-server on a free port (skips, saying so, where it is not installed)."""
+    from tests.helpers import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.kill()

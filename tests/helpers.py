@@ -6,8 +6,13 @@ Imported by test modules; test modules never import each other.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import ipaddress
+import shutil
 import socket
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -282,3 +287,87 @@ class SessionPair:
         assert self.to_server() == []
         (created,) = [e for e in self.to_client() if isinstance(e, StreamCreated)]
         return created.stream_id
+
+
+def self_signed_cert(tmp_path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key (PEM files in ``tmp_path``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+# -- redis-server for the cluster tests -------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = b"0123456789abcdef-cluster-secret"
+
+REDIS_SERVER = shutil.which("redis-server")
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """Debian's redis-server on 127.0.0.1:<free port>, no persistence, DEBUG enabled."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10.0) -> None:
+        assert REDIS_SERVER is not None
+        self.log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - closed in kill()
+        self.proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir),
+             "--enable-debug-command", "yes"],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        with gevent.Timeout(timeout, AssertionError("redis-server did not start")):
+            while True:
+                assert self.proc.poll() is None, (self.workdir / "redis.log").read_text()
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                        s.sendall(b"PING\r\n")
+                        if s.recv(16).startswith(b"+PONG"):
+                            return
+                except OSError:
+                    pass
+                gevent.sleep(0.02)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def client(self):
+        """A plain redis-py client (blocking sockets: quick test-side reads and raw writes)."""
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)

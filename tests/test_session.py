@@ -181,14 +181,52 @@ def test_publish_sequence(rtmp_server, peers):
     assert any(is_cmd(m, "onFCUnpublish") for m in msgs)
 
 
-def test_second_publisher_gets_badname(rtmp_server, peers):
-    _publisher(rtmp_server, peers)
-    p = peers(rtmp_server.port)
+def test_second_publisher_gets_badname_when_takeover_is_never(make_server, peers):
+    srv = make_server(publisher_takeover="never")
+    first = _publisher(srv, peers)
+    p = peers(srv.port)
     p.connect()
     sid = p.create_stream()
     p.command("publish", None, "s", "live", stream_id=sid, tid=0.0)
     msgs = p.read_until(lambda m: status_of(m) is not None)
     assert status_of(msgs[-1]) == "NetStream.Publish.BadName"
+    assert not first.eof(timeout=0.3)  # the first one is untouched
+
+
+def test_second_publisher_takes_over_and_players_stay(rtmp_server, peers):
+    """publisher_takeover = always (the default): the new publisher gets the stream, the old
+    connection is closed, the player stays attached and sees timestamps continue."""
+    first = _publisher(rtmp_server, peers)
+    first.media(VIDEO, 0, AVC_HEADER)
+    first.media(VIDEO, 1000, key(1))
+    player, _ = _player(rtmp_server, peers)
+    got = player.read_until(lambda m: m.type_id == VIDEO and bytes(m.payload) == key(1))
+    second = _publisher(rtmp_server, peers)
+    assert first.eof(timeout=5), "the old publisher was not closed"
+    second.media(VIDEO, 0, AVC_HEADER)
+    second.media(VIDEO, 0, key(2))
+    msgs = player.read_until(lambda m: m.type_id == VIDEO and bytes(m.payload) == key(2))
+    # No Unpublish/PublishNotify (FFmpeg players would stop): the stream just goes on.
+    assert not [status_of(m) for m in msgs if status_of(m)]
+    assert msgs[-1].timestamp > got[-1].timestamp
+    assert _stream(rtmp_server).publisher is not None
+
+
+def test_idle_takeover_only_from_a_silent_publisher(make_server, peers):
+    srv = make_server(publisher_takeover="idle:0.5")
+    first = _publisher(srv, peers)
+    first.media(VIDEO, 0, key(1))
+    p = peers(srv.port)
+    p.connect()
+    sid = p.create_stream()
+    p.command("publish", None, "s", "live", stream_id=sid, tid=0.0)
+    msgs = p.read_until(lambda m: status_of(m) is not None)
+    assert status_of(msgs[-1]) == "NetStream.Publish.BadName"  # it just sent a frame
+    gevent.sleep(0.6)
+    p.command("publish", None, "s", "live", stream_id=sid, tid=0.0)
+    msgs = p.read_until(lambda m: status_of(m) is not None)
+    assert status_of(msgs[-1]) == "NetStream.Publish.Start"
+    assert first.eof(timeout=5)
 
 
 def test_delete_stream_notifies_players_and_frees_the_name(rtmp_server, peers):

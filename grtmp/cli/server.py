@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 import types
 import typing
@@ -111,7 +112,10 @@ def make_hooks(config: ServerConfig) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--runtime-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.check_config:
         return ops_cli.check_config(args.check_config)
@@ -129,6 +133,38 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"grtmp-server: --access: {exc}", file=sys.stderr)
         return 2
+    workers = config.worker_count()
+    if workers > 1 and args.worker_index is None:
+        if config.port == 0:
+            print("grtmp-server: --workers needs a fixed --port", file=sys.stderr)
+            return 2
+        from grtmp.cli.workers import supervise
+        from grtmp.ops.logjson import setup_logging
+
+        setup_logging(config)
+
+        return supervise(argv, workers)
+    return serve(config, worker=args.worker_index, runtime_dir=args.runtime_dir,
+                 config_path=args.config, overrides=overrides)
+
+
+def _reuseport_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket that other worker processes may bind too (SO_REUSEPORT)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(config: ServerConfig, *, worker: int | None = None,
+          runtime_dir: str | None = None, config_path: str | None = None,
+          overrides: dict[str, Any] | None = None) -> int:
+    """Run one server process (the only one, or worker number ``worker``) until a signal;
+    SIGHUP reloads ``config_path`` (``overrides``, the flags given, still win)."""
     # Patch first, before anything imports ssl, socket users or urllib.
     from gevent import monkey
 
@@ -136,34 +172,54 @@ def main(argv: list[str] | None = None) -> int:
     import ssl
 
     import gevent
+    import gevent.event
 
     from grtmp.live.hub import StreamHub
+    from grtmp.net.relay import Relays
     from grtmp.net.server import Server
+    from grtmp.net.tls import server_context
     from grtmp.ops.apphooks import ConfigHooks
     from grtmp.ops.control import Operations
     from grtmp.ops.logjson import setup_logging
 
-    setup_logging(config)
+    setup_logging(config, worker=worker)
     log = logging.getLogger("grtmp.server")
     hub = StreamHub(config)
     hooks = ConfigHooks(hub)  # the running config's rules, per app; follows reloads
-    servers = [Server((config.host, config.port), config=config, hub=hub, hooks=hooks)]
+
+    def listen(port: int) -> tuple[str, int] | socket.socket:
+        if worker is None:
+            return (config.host, port)
+        return _reuseport_socket(config.host, port, 1024)
+
+    ctx = None
     if config.tls_cert:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         try:
-            ctx.load_cert_chain(config.tls_cert, config.tls_key)
+            ctx = server_context(config.tls_cert, config.tls_key)
         except (OSError, ssl.SSLError) as exc:
             print(f"grtmp-server: cannot load TLS certificate: {exc}", file=sys.stderr)
             return 2
-        servers.append(Server((config.host, config.tls_port), config=config, hub=hub,
-                              hooks=hooks, ssl_context=ctx))
-    # The JSON API and /metrics: ops.routes() is {"/api/v1/": ..., "/metrics": ...}, to mount
-    # on the HTTP port (grtmp.web.make_app(..., routes=ops.routes())).
-    ops = Operations(hub, servers=servers, config_path=args.config, overrides=overrides)
-    ops.start()
-    if args.config:
-        gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(ops.reload))
+    servers: list[Server] = []
+    directories: list[tuple[object, str]] = []
+    relays: Relays | None = None
+    ops: Operations | None = None
     stopping: list[int] = []
+    stopped = gevent.event.Event()
+    ending: list[bool] = []
+
+    def stop_all() -> None:
+        if stopped.is_set() or ending:
+            return
+        ending.append(True)
+        if ops is not None:
+            ops.stop()
+        if relays is not None:
+            relays.close()
+        for directory, _url in directories:
+            directory.close()  # type: ignore[attr-defined]
+        for server in servers:
+            server.stop()
+        stopped.set()
 
     def on_signal(signum: int) -> None:
         if stopping:
@@ -172,22 +228,58 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(1)
         stopping.append(signum)
         log.info("signal %d: shutting down", signum)
-        for server in servers:
-            gevent.spawn(server.stop)
+        gevent.spawn(stop_all)
 
+    # Handlers first: a signal that arrives while the ports open still stops cleanly.
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
-    for server in servers:
-        try:
+    try:
+        servers.append(Server(listen(config.port), config=config, hub=hub, hooks=hooks))
+        if ctx is not None:
+            servers.append(Server(listen(config.tls_port), config=config, hub=hub, hooks=hooks,
+                                  ssl_context=ctx))
+        internal = None
+        if worker is not None:
+            # Where the other workers pull this one's streams from (never shared).
+            internal = Server(("127.0.0.1", 0), config=config, hub=hub, hooks=None)
+            servers.append(internal)
+        for server in servers:
             server.start()
-        except OSError as exc:
-            log.error("cannot listen on %s: %s", config.host, exc)
-            for other in servers:
-                other.stop(timeout=1)
-            return 1
-    for server in servers:
-        server.wait()
-    ops.stop()
+    except OSError as exc:
+        log.error("cannot listen on %s: %s", config.host, exc)
+        for server in servers:
+            server.stop(timeout=1)
+        return 1
+    if worker is not None and runtime_dir and internal is not None:
+        from grtmp.cluster.localdir import LocalDirectory
+
+        directories.append((LocalDirectory(runtime_dir, f"worker-{worker}"),
+                            f"rtmp://127.0.0.1:{internal.port}"))
+    if config.cluster:
+        from grtmp.cluster.redisdir import RedisDirectory
+
+        node = f"{socket.gethostname()}-{os.getpid()}"
+        host = socket.gethostname() if config.host in ("0.0.0.0", "::") else config.host
+        advertise = config.cluster_advertise or f"rtmp://{host}:{servers[0].port}"
+        directories.append((RedisDirectory(config.cluster, config.cluster_secret or "", node),
+                            advertise.rstrip("/")))
+    relays = Relays(hub, config, directories=directories, hooks=hooks)
+    # The JSON API and /metrics: ops.routes() is {"/api/v1/": ..., "/metrics": ...}, to mount
+    # on the HTTP port (grtmp.web.make_app(..., routes=ops.routes())).
+    ops = Operations(hub, servers=servers, relays=relays, config_path=config_path,
+                     overrides=overrides)
+    ops.start()
+
+    def on_hup() -> None:
+        if config_path:
+            gevent.spawn(ops.reload)
+        else:
+            log.warning("SIGHUP: no configuration file to reload (start with -c FILE)")
+
+    gevent.signal_handler(signal.SIGHUP, on_hup)
+    if stopping:  # a signal came while starting
+        gevent.spawn(stop_all)
+    stopped.wait()
     # Stopped: a signal arriving while the interpreter exits must not turn a clean exit
     # into a death by signal.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from grtmp.config import ServerConfig
@@ -36,6 +37,18 @@ class StreamHub:
         self._next_session = 0
         #: Event counters for operators (handshake failures, auth decisions...).
         self.stats = Stats()
+        #: Called with the stream when a publish starts / ends (directory, relays, metrics).
+        #: They must not block: start a greenlet for anything slow.
+        self.publish_listeners: list[Callable[[Stream], None]] = []
+        #: Asked before a publish is accepted, ``guard(stream, publisher)``; may raise
+        #: :class:`StreamBusy` (the cluster directory keeps the name elsewhere).
+        self.publish_guards: list[Callable[[Stream, Any], None]] = []
+        self.unpublish_listeners: list[Callable[[Stream], None]] = []
+        #: Asked, in order, when a player wants a stream nobody publishes here:
+        #: ``resolver(app, name, url)`` returns True when it will bring the stream (a relay
+        #: pull from ``url``, an upstream or the cluster's owner), so the player waits for it.
+        #: It may raise :class:`StreamNotFound`.
+        self.resolvers: list[Callable[[str, str, str | None], bool]] = []
 
     def register(self, session: Any) -> str:
         """Add a client session (anything with ``describe()`` and ``close()``); its id."""
@@ -58,13 +71,37 @@ class StreamHub:
         return stream
 
     def publish(self, app: str, name: str, publisher: Any) -> Stream:
-        """Start publishing (app, name) for ``publisher``; :class:`StreamBusy` if someone
-        already does. Recording starts here when the app's ``record_dir`` is set (and
-        ``record_auto``, the default)."""
+        """Start publishing (app, name) for ``publisher``.
+
+        When someone already publishes the name, ``config.publisher_takeover`` decides:
+        ``always`` (the default, as MediaMTX) hands the stream to the new publisher
+        (:meth:`Stream.hand_over`) and tells the old one (``publisher.taken_over(stream)``,
+        which closes it); ``idle:SECONDS`` does so only when the old one sent nothing for that
+        long; ``never`` raises :class:`StreamBusy` (``NetStream.Publish.BadName``). Players
+        stay attached across a takeover, with no notification, and see timestamps continue.
+        Recording starts here when the app's ``record_dir`` is set (and
+        ``record_auto``, the default).
+        """
         stream = self.get_or_create(app, name)
-        if stream.publisher is not None:
+        old = stream.publisher
+        try:
+            if old is not None and not self._may_take_over(stream, publisher):
+                raise StreamBusy(f"{name} is already being published.")
+            for guard in self.publish_guards:
+                guard(stream, publisher)
+        except StreamBusy:
             self.discard_if_idle(stream)
-            raise StreamBusy(f"{name} is already being published.")
+            raise
+        if old is not None:
+            log.warning("publish %r: taking the stream over from its publisher",
+                        peer_text(name))
+            stream.hand_over(publisher)
+            taken_over = getattr(old, "taken_over", None)
+            if taken_over is not None:
+                taken_over(stream)
+            for listener in self.publish_listeners:
+                listener(stream)
+            return stream
         stream.start_publishing(publisher)
         config = self.config.for_app(app)
         if config.record_dir and config.record_auto:
@@ -74,25 +111,47 @@ class StreamHub:
                 log.info("recording %r to %s", peer_text(name), path)
             except OSError as exc:
                 log.error("cannot record %r: %s", peer_text(name), exc)
+        for listener in self.publish_listeners:
+            listener(stream)
         return stream
+
+    def _may_take_over(self, stream: Stream, publisher: Any) -> bool:
+        if getattr(stream.publisher, "relay", False) and not getattr(publisher, "relay", False):
+            return True  # a real publisher always replaces a relay pull
+        rule = self.config.publisher_takeover
+        if rule == "always":
+            return True
+        if rule == "never":
+            return False
+        idle = float(rule.partition(":")[2])
+        return time.monotonic() - stream.last_feed >= idle
+
+    def _end_publish(self, stream: Stream) -> None:
+        stream.stop_publishing()
+        for listener in self.unpublish_listeners:
+            listener(stream)
 
     def unpublish(self, stream: Stream, publisher: Any) -> None:
         """``publisher`` stopped publishing ``stream`` (a no-op if it no longer was)."""
         if stream.publisher is publisher:
-            stream.stop_publishing()
+            self._end_publish(stream)
         self.discard_if_idle(stream)
 
-    def open_play(self, app: str, name: str) -> Stream:
+    def open_play(self, app: str, name: str, url: str | None = None) -> Stream:
         """The stream a new player of (app, name) joins (``stream.subscribe(player)``).
 
-        A name nobody publishes waits for a publisher (the stream is created), or raises
-        :class:`StreamNotFound` where the config says players of that app do not wait;
-        :class:`TooManyPlayers` past ``max_players_per_stream``.
+        A name nobody publishes here is first offered to the ``resolvers`` (relay pulls, the
+        cluster; ``url`` is where an ``on_play`` hook said to pull it from). Then it waits for
+        a publisher (the stream is created), or raises :class:`StreamNotFound` where the
+        config says players of that app do not wait; :class:`TooManyPlayers` past
+        ``max_players_per_stream``.
         """
         config = self.config.for_app(app)
         stream = self.get(app, name)
-        if stream is None and not config.waits_for_publisher(app):
-            raise StreamNotFound(f"No such stream: {name}")
+        if stream is None or not stream.is_live:
+            brought = any(resolve(app, name, url) for resolve in self.resolvers)
+            if stream is None and not brought and not config.waits_for_publisher(app):
+                raise StreamNotFound(f"No such stream: {name}")
         stream = stream or self.get_or_create(app, name)
         cap = config.max_players_per_stream
         if cap and len(stream.players) >= cap:

@@ -64,6 +64,8 @@ class Stream:
         self.published_at: float | None = None
         self.bytes_out = 0
         self.dropped = 0
+        #: When the publisher last sent something (monotonic seconds): takeover ``idle:S``.
+        self.last_feed = time.monotonic()
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.live.record`).
         self.recorder: Any = None
         # First coded frames of this publish, for codec detection when there is no header.
@@ -147,6 +149,7 @@ class Stream:
         self.publisher = publisher
         self.published_at = time.time()
         self._keyframe_ts = self.keyframe_interval_ms = None
+        self.last_feed = time.monotonic()
         self._base = None
         self.headers.clear()
         self.gop.clear()
@@ -156,6 +159,25 @@ class Stream:
         for player in self.players:
             player.policy.need_keyframe = True
             player.notify(True)
+
+    def hand_over(self, publisher: Any) -> None:
+        """A new publisher replaces the current one (a takeover): the players stay, without
+        Unpublish/PublishNotify (FFmpeg and librtmp players end on UnpublishNotify); they
+        skip to the new publisher's first keyframe, and timestamps continue after the
+        highest one sent. A recording goes on in the same file."""
+        self._epoch = (self.max_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
+        self.publisher = publisher
+        self.last_feed = time.monotonic()
+        self.published_at = time.time()
+        self._keyframe_ts = self.keyframe_interval_ms = None
+        self._base = None
+        self.headers.clear()
+        self.gop.clear()
+        self.metadata = None
+        self.metadata_packet = None
+        self._first_frame = {}
+        for player in self.players:
+            player.policy.need_keyframe = True
 
     def stop_publishing(self) -> None:
         """Detach the publisher; players stay attached for a republish."""
@@ -193,6 +215,7 @@ class Stream:
 
     def feed(self, type_id: int, timestamp: int, payload: bytes) -> Packet:
         """Deliver one media or data message from the publisher to every player."""
+        self.last_feed = time.monotonic()
         self.messages_in += 1
         self.bytes_in += len(payload)
         ts = self._rebase(timestamp)

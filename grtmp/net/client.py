@@ -11,7 +11,6 @@ Straight-line code over a socket, like the server's connections. It uses the sta
 from __future__ import annotations
 
 import socket
-import ssl
 from collections import deque
 from collections.abc import Iterator
 from types import ModuleType
@@ -52,14 +51,21 @@ class Client:
     """An RTMP client connection (one per instance)."""
 
     def __init__(self, url: str, *, timeout: float = 10.0, chunk_size: int = 4096,
-                 socket_module: ModuleType = socket, ssl_context: Any = None):
+                 socket_module: ModuleType = socket, ssl_context: Any = None,
+                 read_timeout: float | None = None):
         self.url = url
         self.host, self.port, self.app, self.name = parse_url(url)
         self.secure = url.startswith("rtmps:")
+        #: Seconds allowed for connecting (TCP, TLS, handshake, connect, createStream...).
         self.timeout = timeout
+        #: Seconds a read may wait once connected (None: as long as it takes; a live stream
+        #: may be silent while its publisher is away).
+        self.read_timeout = read_timeout
         self._socket = socket_module
         if self.secure and ssl_context is None:
-            ssl_context = ssl.create_default_context()
+            from grtmp.net.tls import client_context
+
+            ssl_context = client_context()
         self._ssl_context = ssl_context
         scheme = "rtmps" if self.secure else "rtmp"
         self.session = ClientSession(self.app, f"{scheme}://{self.host}:{self.port}/{self.app}",
@@ -137,6 +143,11 @@ class Client:
         self.connect_result = [result.properties, dict(result.info)]
         return self.connect_result
 
+    def _connected(self) -> None:
+        """Connected and the stream set up: from now on reads wait ``read_timeout``."""
+        if self.sock is not None:
+            self.sock.settimeout(self.read_timeout)
+
     def create_stream(self) -> int:
         tid = self.session.create_stream()
         self._flush()
@@ -154,7 +165,9 @@ class Client:
         self.create_stream()
         self.session.publish(self.stream_id, name, kind)
         self._flush()
-        return self._wait_status("NetStream.Publish.Start")
+        status = self._wait_status("NetStream.Publish.Start")
+        self._connected()
+        return status
 
     def play(self, name: str | None = None, start: float = -2.0) -> dict[str, Any]:
         """Play ``name`` (default: the URL's); returns the Play.Start status."""
@@ -162,7 +175,9 @@ class Client:
         self.create_stream()
         self.session.play(self.stream_id, name, start)
         self._flush()
-        return self._wait_status("NetStream.Play.Start")
+        status = self._wait_status("NetStream.Play.Start")
+        self._connected()
+        return status
 
     def call(self, name: str, *args: Any, stream_id: int | None = None) -> float:
         """Send any command (no reply awaited); returns its transaction id."""

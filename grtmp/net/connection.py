@@ -342,9 +342,13 @@ class Conn:
         if decided is None:
             return
         name, params = decided
+        url = None
+        if name.startswith(("rtmp://", "rtmps://")):
+            # nginx-rtmp's convention: on_play answered 3xx with an RTMP URL: pull it from there.
+            url, name = name, e.name
         msid = e.stream_id
         try:
-            stream = self.hub.open_play(self.app, name)
+            stream = self.hub.open_play(self.app, name, url)
         except CommandError as exc:
             if isinstance(exc, TooManyPlayers):
                 self.log.warning("play %r refused: %s", name, exc)
@@ -423,6 +427,17 @@ class Conn:
         self.session.end_play(msid)
         self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
         self.log.info("stop playing %r", play.stream.name)
+
+    def taken_over(self, stream: Stream) -> None:
+        """Another publisher took ``stream`` over (hub takeover rule): stop feeding it at
+        once and close this connection."""
+        for msid, (s, params) in list(self.publishing.items()):
+            if s is stream:
+                del self.publishing[msid]
+                self.session.end_publish(msid, notify=False)
+                self._notify_hook(self.hooks.on_publish_done, self, stream.name, params)
+        self.log.warning("publish %r taken over by another publisher; closing", stream.name)
+        self.close()
 
     def describe(self) -> dict[str, Any]:
         """What an operator sees of this connection (the JSON API's session object)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 from collections import Counter
 from typing import Any
@@ -22,16 +23,19 @@ log = logging.getLogger("grtmp.server")
 
 
 class Server:
-    """Serve RTMP on ``address`` (``(host, port)``; port 0 picks a free port).
+    """Serve RTMP on ``address`` (``(host, port)``; port 0 picks a free port; or a listening
+    socket, as ``--workers`` makes them with ``SO_REUSEPORT``).
 
-    ``hub`` can be shared with other servers (RTMP beside RTMPS, the web app) or with Python
-    code that consumes streams. ``hooks`` decide about connections, publishes and plays
+    ``ssl_context`` serves RTMPS; in a process that is not monkey-patched it must be a
+    ``gevent.ssl.SSLContext`` (:func:`grtmp.net.tls.server_context`) so the TLS handshakes are
+    cooperative. ``hub`` can be shared with other servers (RTMP beside RTMPS, the web app) or
+    with Python code that consumes streams. ``hooks`` decide about connections, publishes and plays
     (:class:`grtmp.hooks.Hooks`). Connections live in a ``gevent.pool.Pool``; :meth:`stop`
     ends publishes (players get UnpublishNotify and StreamEOF), closes every connection and
     joins them with a timeout.
     """
 
-    def __init__(self, address: tuple[str, int] | None = None, *,
+    def __init__(self, address: tuple[str, int] | socket.socket | None = None, *,
                  config: ServerConfig | None = None, hub: StreamHub | None = None,
                  hooks: Hooks | Any = None, ssl_context: ssl.SSLContext | None = None):
         self.config = config or (hub.config if hub is not None else ServerConfig())

@@ -16,6 +16,9 @@ DELETE   /publishers/{app}/{name}          drop the publisher (its players stay,
 GET      /recordings                       streams being recorded
 POST     /recordings/{app}/{name}          start recording to the app's record_dir
 DELETE   /recordings/{app}/{name}          stop recording
+GET      /relays                           pulls and pushes (:mod:`grtmp.net.relay`)
+POST     /pushes/{app}/{name}              push the stream to ``{"url": "rtmp://..."}`` too
+DELETE   /pushes/{app}/{name}?url=URL      stop that push
 GET      /sessions                         every client session (``?app= &name= &protocol=
                                            &role=`` filter)
 GET      /sessions/{id}                    one session
@@ -152,7 +155,8 @@ class _Api:
     def index(self, req: _Request) -> tuple[int, Any]:
         return 200, {"server": "grtmp", "version": __version__, "links": {
             "streams": f"{PREFIX}/streams", "sessions": f"{PREFIX}/sessions",
-            "recordings": f"{PREFIX}/recordings", "config": f"{PREFIX}/config",
+            "recordings": f"{PREFIX}/recordings", "relays": f"{PREFIX}/relays",
+            "config": f"{PREFIX}/config",
             "openapi": f"{PREFIX}/openapi.json", "metrics": "/metrics"}}
 
     def openapi(self, req: _Request) -> tuple[int, Any]:
@@ -164,13 +168,15 @@ class _Api:
         snap = Snapshot(self.hub)
         now = time.time()
         app = req.query.get("app")
-        streams = [stream_view(s, snap, self._rates(s), now) for s in self.hub
+        relays = self.ops.relays
+        streams = [stream_view(s, snap, self._rates(s), now, relays) for s in self.hub
                    if app is None or s.app == app]
         return 200, {"streams": streams}
 
     def get_stream(self, req: _Request, parts: list[str]) -> tuple[int, Any]:
         stream = self.find_stream(parts)
-        return 200, stream_view(stream, Snapshot(self.hub), self._rates(stream))
+        return 200, stream_view(stream, Snapshot(self.hub), self._rates(stream),
+                                relays=self.ops.relays)
 
     def drop_publisher(self, req: _Request, parts: list[str]) -> tuple[int, Any]:
         stream = self.find_stream(parts)
@@ -193,6 +199,28 @@ class _Api:
     def stop_recording(self, req: _Request, parts: list[str]) -> tuple[int, Any]:
         stream = self.find_stream(parts)
         return 200, self.ops.stop_recording(stream.app, stream.name)
+
+    def list_relays(self, req: _Request) -> tuple[int, Any]:
+        relays = self.ops.relays
+        if relays is None:
+            return 200, {"pulls": [], "pushes": []}
+        pushes = [{"app": app, "name": name, **p.describe()}
+                  for (app, name), targets in list(relays.pushes.items())
+                  for p in list(targets.values())]
+        return 200, {"pulls": [p.describe() for p in list(relays.pulls.values())],
+                     "pushes": pushes}
+
+    def add_push(self, req: _Request, parts: list[str]) -> tuple[int, Any]:
+        stream = self.find_stream(parts)
+        body = _json_body(req.environ)
+        return 200, self.ops.add_push(stream.app, stream.name, body.get("url"))
+
+    def remove_push(self, req: _Request, parts: list[str]) -> tuple[int, Any]:
+        stream = self.find_stream(parts)
+        url = req.query.get("url")
+        if not url:
+            raise OpsError(400, "give the target as ?url=")
+        return 200, self.ops.remove_push(stream.app, stream.name, url)
 
     def list_sessions(self, req: _Request) -> tuple[int, Any]:
         snap = Snapshot(self.hub)
@@ -261,6 +289,28 @@ def config_view(config: Any) -> dict[str, Any]:
     return out
 
 
+#: Largest request body the API reads.
+MAX_BODY = 64 * 1024
+
+
+def _json_body(environ: dict[str, Any]) -> dict[str, Any]:
+    """The request's JSON object (400 when it is not one, 413-like 400 when too big)."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise OpsError(400, "bad Content-Length") from None
+    if length > MAX_BODY:
+        raise OpsError(400, f"the body is larger than {MAX_BODY} bytes")
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise OpsError(400, "the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise OpsError(400, "the body must be a JSON object")
+    return body
+
+
 def _error(status: int, message: str) -> dict[str, Any]:
     return {"status": status, "error": _REASONS.get(status, "Error"), "message": message}
 
@@ -299,6 +349,9 @@ ROUTES = [
     Route("GET", "/recordings", "listRecordings", _Api.list_recordings),
     Route("POST", "/recordings/{app}/{name}", "startRecording", _Api.start_recording),
     Route("DELETE", "/recordings/{app}/{name}", "stopRecording", _Api.stop_recording),
+    Route("GET", "/relays", "listRelays", _Api.list_relays),
+    Route("POST", "/pushes/{app}/{name}", "addPush", _Api.add_push),
+    Route("DELETE", "/pushes/{app}/{name}", "removePush", _Api.remove_push),
     Route("GET", "/sessions", "listSessions", _Api.list_sessions),
     Route("GET", "/sessions/{id}", "getSession", _Api.get_session),
     Route("DELETE", "/sessions/{id}", "kickSession", _Api.kick_session),

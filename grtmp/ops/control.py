@@ -8,8 +8,11 @@ greenlet switch in between), then applies the new settings to the streams alread
   for new players, the lag limit for every attached player);
 - an app whose ``record_dir`` or ``record_auto`` changed starts, moves or stops the recordings
   the configuration made (recordings started through the API are left alone);
-- an app whose access rules or stream keys changed has its publishers and players checked
+- an app whose ``access`` or ``stream_keys`` changed has its publishers and players checked
   again; those the new rules refuse are disconnected;
+- an app whose ``push`` list changed starts pushing its live streams to the new targets and
+  stops the configured pushes no longer listed (pushes added through the API or a hook stay);
+  a changed ``pull`` list applies to the next pulls;
 - new connects, publishes and plays see the new rules, keys, callbacks and player limits at once
   (:class:`~grtmp.ops.apphooks.ConfigHooks` and the hub read the swapped config).
 
@@ -24,6 +27,8 @@ import logging
 import time
 from collections.abc import Iterable
 from typing import Any
+
+import gevent
 
 from grtmp.auth import AccessList
 from grtmp.config import ConfigError, ServerConfig
@@ -42,10 +47,12 @@ __all__ = ["OpsError", "Operations", "RESTART_SETTINGS"]
 
 log = logging.getLogger("grtmp.ops")
 
-#: Settings a running server cannot change (the socket, TLS, the buffer budget, the log
-#: handler; and the web layer's and the cluster's listening settings when they exist).
+#: Settings a running server cannot change (the sockets, TLS, the buffer budget, the log
+#: handler, the worker processes, the cluster directory, the relays' TLS context; and the web
+#: layer's port when it exists).
 RESTART_SETTINGS = ("host", "port", "tls_cert", "tls_key", "tls_port", "max_buffered_total",
-                    "log_format", "http_port", "workers")
+                    "log_format", "workers", "cluster", "cluster_secret", "cluster_advertise",
+                    "relay_ca_file", "http_port")
 
 #: Settings whose change re-checks the running publishers and players.
 _ACCESS_SETTINGS = ("access", "stream_keys", "stream_keys_play")
@@ -80,11 +87,13 @@ class Operations:
     ``overrides`` are the settings given as flags, which win over the file on every reload.
     """
 
-    def __init__(self, hub: StreamHub, *, servers: Iterable[Any] = (),
+    def __init__(self, hub: StreamHub, *, servers: Iterable[Any] = (), relays: Any = None,
                  config_path: str | None = None, overrides: dict[str, Any] | None = None,
                  sampler: RateSampler | None = None):
         self.hub = hub
         self.servers = list(servers)
+        #: The process's :class:`grtmp.net.relay.Relays` (pulls and pushes), if any.
+        self.relays = relays
         self.config_path = config_path
         self.overrides = dict(overrides or {})
         self.sampler = sampler or RateSampler(hub)
@@ -153,6 +162,8 @@ class Operations:
         self.hub.config = new
         for server in self.servers:
             server.config = new
+        if self.relays is not None:
+            self.relays.config = new
         if new.log_level != old.log_level:
             logging.getLogger().setLevel(getattr(logging, new.log_level.upper()))
         for stream in list(self.hub.streams.values()):
@@ -171,6 +182,9 @@ class Operations:
         lag_ms = int(new.max_lag_seconds * 1000)
         for player in list(stream.players):
             player.policy.max_lag_ms = lag_ms
+        if new.push != old.push and self.relays is not None and stream.is_live and \
+                not getattr(stream.publisher, "relay", False):
+            self._apply_push(stream, new.push)
         auto_dir = new.record_dir if new.record_auto else None
         if auto_dir != (old.record_dir if old.record_auto else None) and stream.is_live:
             recorder = stream.recorder
@@ -180,6 +194,19 @@ class Operations:
                 stream.stop_recording()
             if auto_dir:
                 self._record(stream, auto_dir)
+
+    def _apply_push(self, stream: Stream, templates: list[str]) -> None:
+        relays = self.relays
+        want = {t.format(app=stream.app, name=stream.name) for t in templates}
+        for push in relays.push_targets(stream.app, stream.name):
+            if push.origin == "config" and push.url not in want:
+                log.info("reload: no longer pushing %r to %s", peer_text(stream.name),
+                         peer_text(push.url))
+                relays.pushes.get((stream.app, stream.name), {}).pop(push.url, None)
+                gevent.spawn(push.stop)  # stop() joins its greenlet: not in the swap
+        have = {p.url for p in relays.push_targets(stream.app, stream.name)}
+        for url in sorted(want - have):
+            relays.add_push(stream.app, stream.name, url, origin="config")
 
     def _record(self, stream: Stream, directory: str, manual: bool = False) -> str:
         path = record_path(directory, stream.app, stream.name)
@@ -262,6 +289,33 @@ class Operations:
         stream.stop_recording()
         log.info("stopped recording %r (%s)", peer_text(name), path)
         return {"app": app, "name": name, "path": path}
+
+    def _relays(self) -> Any:
+        if self.relays is None:
+            raise OpsError(409, "relays are not running in this server")
+        return self.relays
+
+    def add_push(self, app: str, name: str, url: str) -> dict[str, Any]:
+        """Push the live stream (app, name) to ``url`` too (until removed or unpublished)."""
+        relays = self._relays()
+        if not isinstance(url, str) or not url.startswith(("rtmp://", "rtmps://")):
+            raise OpsError(400, "url must be an rtmp:// or rtmps:// URL")
+        stream = self.stream(app, name)
+        if not stream.is_live:
+            raise OpsError(409, f"{app}/{name} is not live")
+        push = relays.add_push(app, name, url, origin="api")
+        return {"app": app, "name": name, **push.describe()}
+
+    def remove_push(self, app: str, name: str, url: str) -> dict[str, Any]:
+        relays = self._relays()
+        self.stream(app, name)
+        push = next((p for p in relays.push_targets(app, name) if p.url == url), None)
+        if push is None:
+            raise OpsError(404, f"{app}/{name} is not pushed to {url}")
+        relays.pushes.get((app, name), {}).pop(url, None)
+        gevent.spawn(push.stop)
+        log.info("stopped pushing %r to %s on request", peer_text(name), peer_text(url))
+        return {"app": app, "name": name, **push.describe()}
 
     def kick(self, sid: str) -> Any:
         """Close a session (it is gone from ``hub.sessions`` once its greenlet cleans up)."""

@@ -3,8 +3,9 @@
 Each line: ``time`` (ISO 8601, UTC, milliseconds), ``level``, ``logger``, ``message`` (the
 formatted message, without the ``[peer app/stream]`` prefix), ``context`` (that prefix's text,
 when the line is about one connection: ``grtmp_context`` from :class:`grtmp.logs.ContextLog`)
-and ``peer`` (its first word), ``exception`` (the traceback) when there is one. Non-ASCII is
-escaped, so a line is always one line of ASCII whatever a peer sent.
+and ``peer`` (its first word), ``exception`` (the traceback) when there is one, ``worker`` in
+a ``--workers`` process. Non-ASCII is escaped, so a line is always one line of ASCII whatever a
+peer sent.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from typing import Any, TextIO
 
 from grtmp.config import ServerConfig
 
-__all__ = ["JSONFormatter", "TEXT_FORMAT", "setup_logging"]
-
-#: The text format grtmp-server has always used.
-TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+__all__ = ["JSONFormatter", "setup_logging"]
 
 
 class JSONFormatter(logging.Formatter):
-    """A :class:`logging.Formatter` writing one JSON object per record (module docstring)."""
+    """A :class:`logging.Formatter` writing one JSON object per record (module docstring);
+    ``worker`` (a ``--workers`` process's number) is added to every line when given."""
+
+    def __init__(self, worker: int | None = None):
+        super().__init__()
+        self.worker = worker
 
     def format(self, record: logging.LogRecord) -> str:
         context = getattr(record, "grtmp_context", None)
@@ -46,6 +49,8 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": message,
         }
+        if self.worker is not None:
+            out["worker"] = self.worker
         if context is not None:
             out["context"] = context
             out["peer"] = str(context).split(" ", 1)[0]
@@ -58,13 +63,17 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=True, default=str)
 
 
-def setup_logging(config: ServerConfig, stream: TextIO | None = None) -> logging.Handler:
-    """Log to ``stream`` (stderr) at ``config.log_level`` in ``config.log_format``."""
+def setup_logging(config: ServerConfig, stream: TextIO | None = None,
+                  worker: int | None = None) -> logging.Handler:
+    """Log to ``stream`` (stderr) at ``config.log_level`` in ``config.log_format``; a
+    ``--workers`` process says which it is (``worker-N`` in text, ``"worker": N`` in JSON)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     if config.log_format == "json":
-        handler.setFormatter(JSONFormatter())
+        handler.setFormatter(JSONFormatter(worker=worker))
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        who = "" if worker is None else f"worker-{worker} "
+        handler.setFormatter(logging.Formatter(
+            f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

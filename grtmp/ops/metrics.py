@@ -22,6 +22,10 @@ Metrics (``{labels}``):
 - ``grtmp_player_lag_disconnects_total{protocol}``: players disconnected for lag;
 - ``grtmp_auth_decisions_total{action,result,reason}``;
 - ``grtmp_time_to_first_frame_seconds{protocol}`` (histogram);
+- ``grtmp_relay_pulls{state}``, ``grtmp_relay_pushes{state}``,
+  ``grtmp_relay_push_bytes_out_total{app,stream,target}``,
+  ``grtmp_relay_push_connections_total{app,stream,target}``,
+  ``grtmp_relay_pull_connections_total{app,stream}``;
 - ``grtmp_config_reloads_total{result}``, ``grtmp_config_last_reload_success_timestamp_seconds``;
 - ``grtmp_info{version}``; and the ``process_*`` metrics of ``prometheus_client``.
 
@@ -184,6 +188,8 @@ def collect_families(ops: Operations) -> list[Family]:
                 gop.add(_STREAM, key, s.keyframe_interval_ms / 1000, text=text)
     out += [viewers, bytes_in, bytes_out, bitrate, fps, gop, dropped, started, recording]
 
+    out += _relay_families(ops.relays)
+
     out.append(_counter("grtmp_player_lag_disconnects", "Players disconnected for falling too "
                         "far behind", ("protocol",), stats.lag_disconnects.items()))
     out.append(_counter("grtmp_auth_decisions", "Access decisions on connect, publish and play",
@@ -206,6 +212,44 @@ def collect_families(ops: Operations) -> list[Family]:
     last.add((), (), stats.last_reload)
     out.append(last)
     return out
+
+
+_RELAY_STATES = ("starting", "connecting", "pulling", "pushing", "retrying", "stopped")
+_TARGET = ("app", "stream", "target")
+
+
+def _relay_families(relays: Any) -> list[Family]:
+    """Pulls and pushes by state; per push target bytes and connections (the target's URL
+    without its query string, which may hold a key)."""
+    pulls = Family("grtmp_relay_pulls", "gauge", "Relay pulls by state")
+    pushes = Family("grtmp_relay_pushes", "gauge", "Relay pushes by state")
+    push_bytes = Family("grtmp_relay_push_bytes_out", "counter",
+                        "Bytes pushed to a relay target")
+    push_conns = Family("grtmp_relay_push_connections", "counter",
+                        "Connections made to a relay target")
+    pull_conns = Family("grtmp_relay_pull_connections", "counter",
+                        "Connections made to pull a stream")
+    families = [pulls, pushes, push_bytes, push_conns, pull_conns]
+    pull_states: dict[str, int] = dict.fromkeys(_RELAY_STATES, 0)
+    push_states: dict[str, int] = dict.fromkeys(_RELAY_STATES, 0)
+    if relays is not None:
+        for (app, name), pull in sorted(relays.pulls.items()):
+            pull_states[pull.state] = pull_states.get(pull.state, 0) + 1
+            pull_conns.add(_STREAM, (app, name), pull.connections)
+        for (app, name), targets in sorted(relays.pushes.items()):
+            for url, push in sorted(targets.items()):
+                push_states[push.state] = push_states.get(push.state, 0) + 1
+                info = push.describe()
+                key = (app, name, url.split("?", 1)[0])
+                push_bytes.add(_TARGET, key, info["bytes_out"])
+                push_conns.add(_TARGET, key, push.connections)
+    for state, n in pull_states.items():
+        if state != "pushing":
+            pulls.add(("state",), (state,), n)
+    for state, n in push_states.items():
+        if state != "pulling":
+            pushes.add(("state",), (state,), n)
+    return families
 
 
 def _esc(value: str) -> str:

@@ -45,11 +45,32 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {"app": _STR, "name": _STR, "path": _nullable(_STR),
                        "tags": _nullable(_INT), "manual": {"type": "boolean"}},
     },
+    "Push": {
+        "type": "object", "required": ["url", "state", "origin", "connections", "bytes_out"],
+        "properties": {"app": _STR, "name": _STR, "url": _STR,
+                       "state": {**_STR, "description": "starting, connecting, pushing, "
+                                                        "retrying or stopped"},
+                       "origin": {**_STR, "description": "config or api"},
+                       "connections": _INT, "bytes_out": _INT,
+                       "last_error": _STR, "since": _nullable(_NUM)},
+    },
+    "Pull": {
+        "type": "object", "required": ["app", "name", "url", "state", "connections"],
+        "properties": {"app": _STR, "name": _STR, "url": _nullable(_STR),
+                       "state": {**_STR, "description": "starting, connecting, pulling, "
+                                                        "retrying or stopped"},
+                       "connections": _INT},
+    },
+    "RelayList": {"type": "object", "required": ["pulls", "pushes"], "properties": {
+        "pulls": {"type": "array", "items": _ref("Pull")},
+        "pushes": {"type": "array", "items": _ref("Push")}}},
+    "PushRequest": {"type": "object", "required": ["url"],
+                    "properties": {"url": {**_STR, "description": "rtmp:// or rtmps:// URL"}}},
     "Stream": {
         "type": "object",
         "required": ["app", "name", "live", "uptime", "publisher", "video", "audio",
                      "bitrate_in", "bitrate_out", "bytes_in", "bytes_out", "players",
-                     "players_total", "dropped", "recording"],
+                     "players_total", "dropped", "recording", "push", "pull"],
         "properties": {
             "app": _STR, "name": _STR,
             "live": {"type": "boolean", "description": "a publisher is attached"},
@@ -71,6 +92,8 @@ _SCHEMAS: dict[str, Any] = {
             "players_total": _INT,
             "dropped": {**_INT, "description": "frames dropped for slow players"},
             "recording": _nullable(_ref("Recording")),
+            "push": {"type": "array", "items": _ref("Push")},
+            "pull": _nullable(_ref("Pull")),
         },
     },
     "StreamList": {"type": "object", "required": ["streams"],
@@ -186,6 +209,16 @@ def document() -> dict[str, Any]:
                             "RecordingAction", ("404", "409", "500"), stream),
                 "delete": _op("stopRecording", "Stop recording the stream", "RecordingAction",
                               ("404", "409"), stream)},
+            "/relays": {"get": _op("listRelays", "Pulls and pushes", "RelayList")},
+            "/pushes/{app}/{name}": {
+                "post": {**_op("addPush", "Push the live stream to a URL too", "Push",
+                               ("400", "404", "409"), stream),
+                         "requestBody": {"required": True, "content": {"application/json": {
+                             "schema": _ref("PushRequest")}}}},
+                "delete": _op("removePush", "Stop pushing the stream to a URL", "Push",
+                              ("400", "404", "409"), [*stream, {
+                                  "name": "url", "in": "query", "required": True,
+                                  "schema": _STR, "description": "the push target"}])},
             "/sessions": {"get": _op("listSessions", "Every client session", "SessionList",
                                      params=[_query("app", "app (of a stream played or "
                                                            "published, or connected to)"),

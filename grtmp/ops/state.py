@@ -199,8 +199,19 @@ def stream_codecs(stream: Stream) -> dict[str, Any]:
     return info
 
 
+def relay_views(relays: Any, stream: Stream) -> tuple[list[dict[str, Any]],
+                                                     dict[str, Any] | None]:
+    """The stream's push targets and its pull (:mod:`grtmp.net.relay`), as the API shows
+    them."""
+    if relays is None:
+        return [], None
+    pushes = [p.describe() for p in relays.push_targets(stream.app, stream.name)]
+    pull = relays.pulls.get((stream.app, stream.name))
+    return pushes, pull.describe() if pull is not None else None
+
+
 def stream_view(stream: Stream, snapshot: Snapshot, rates: dict[str, float] | None,
-                now: float | None = None) -> dict[str, Any]:
+                now: float | None = None, relays: Any = None) -> dict[str, Any]:
     """A stream as the JSON API shows it (schema ``Stream`` in the OpenAPI document)."""
     now = time.time() if now is None else now
     codecs = stream_codecs(stream)
@@ -209,6 +220,7 @@ def stream_view(stream: Stream, snapshot: Snapshot, rates: dict[str, float] | No
     for proto, n in players.items():
         by_protocol.setdefault(proto, n)
     interval = stream.keyframe_interval_ms
+    pushes, pull = relay_views(relays, stream)
     return {
         "app": stream.app,
         "name": stream.name,
@@ -230,6 +242,8 @@ def stream_view(stream: Stream, snapshot: Snapshot, rates: dict[str, float] | No
         "players_total": sum(players.values()),
         "dropped": stream_dropped(stream),
         "recording": _recording(stream),
+        "push": pushes,
+        "pull": pull,
     }
 
 

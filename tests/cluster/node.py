@@ -15,7 +15,7 @@ import gevent.os
 
 from grtmp.cluster.localdir import LocalDirectory
 from grtmp.cluster.redisdir import RedisDirectory
-from tests.cluster.conftest import SECRET
+from tests.helpers import SECRET
 
 
 def say(**event: object) -> None:

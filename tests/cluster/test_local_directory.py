@@ -15,8 +15,7 @@ from grtmp.cluster.entry import DirectoryUnavailable, TakeoverRefused
 from grtmp.cluster.localdir import FileStore, LocalDirectory, pid_alive, prepare_runtime_dir
 from grtmp.cluster.policy import Takeover
 from grtmp.cluster.redisdir import RedisDirectory
-from tests.cluster.conftest import SECRET
-from tests.helpers import wait_until
+from tests.helpers import SECRET, wait_until
 
 URL_1 = "rtmp://127.0.0.1:40001/live/cam1"
 URL_2 = "rtmp://127.0.0.1:40002/live/cam1"

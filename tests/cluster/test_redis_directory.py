@@ -16,8 +16,7 @@ from grtmp.cluster.entry import DirectoryUnavailable, Entry, TakeoverRefused, en
 from grtmp.cluster.policy import Backoff, Takeover
 from grtmp.cluster.redisdir import RedisDirectory
 from tests.cluster import sleep_probe
-from tests.cluster.conftest import ROOT, SECRET
-from tests.helpers import wait_until
+from tests.helpers import ROOT, SECRET, wait_until
 
 URL_A = "rtmp://10.0.0.1:1936/live/cam1"
 URL_B = "rtmp://10.0.0.2:1936/live/cam1"
@@ -249,7 +248,7 @@ def test_redis_down_and_back(redis_server, directories):
 
 def test_redis_absent_at_start(directories):
     """A node started while Redis is unreachable: publishing and lookups answer at once."""
-    from tests.cluster.conftest import free_port
+    from tests.helpers import free_port
     d = RedisDirectory(f"redis://127.0.0.1:{free_port()}/0", SECRET, "A",
                        backoff=Backoff(0.05, 0.2))
     try:

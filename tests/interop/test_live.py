@@ -61,7 +61,8 @@ def test_publish_three_players_and_late_joiner(rtmp_server, av_peers):
     assert all(len(g["hashes"]) >= frames - gop for g in early)
 
 
-def test_second_publisher_gets_badname_and_first_is_untouched(rtmp_server, av_peers):
+def test_second_publisher_gets_badname_and_first_is_untouched(make_server, av_peers):
+    rtmp_server = make_server(publisher_takeover="never")
     url = _url(rtmp_server, "dup")
     first = av_peers("publish", url, "--frames", "75", "--width", str(W), "--height", str(H))
     assert wait_until(lambda: (s := rtmp_server.hub.get("live", "dup")) is not None
@@ -84,6 +85,34 @@ def test_second_publisher_gets_badname_and_first_is_untouched(rtmp_server, av_pe
     got = player.result(60)
     assert _is_subsequence_tail(got["hashes"], res1["hashes"])
     assert got["hashes"][-1] == res1["hashes"][-1]
+
+
+def test_ffmpeg_publisher_takes_over_and_the_player_goes_on(rtmp_server, av_peers):
+    """publisher_takeover = always (the default): a second FFmpeg publisher of a live name is
+    accepted at once, the first is closed, and an FFmpeg player sees both publishers' frames
+    without reconnecting. Video only: with audio, FFmpeg's FLV demuxer adds a stream when the
+    second publisher's AAC header arrives, which PyAV's ``demux()`` (our test client) cannot
+    follow."""
+    url = _url(rtmp_server, "over")
+    first = av_peers("publish", url, "--frames", "500", "--fps", "25", "--width", str(W),
+                     "--height", str(H), "--no-audio")
+    assert wait_until(lambda: (s := rtmp_server.hub.get("live", "over")) is not None
+                      and s.is_live, timeout=20)
+    player = av_peers("play", url, "--timeout", "20")
+    gevent.sleep(2.0)
+    second = av_peers("publish", url, "--frames", "50", "--fps", "25", "--width", str(W),
+                      "--height", str(H), "--noise", "--no-audio")
+    res2 = second.result(60)
+    assert "error" not in res2 and res2["video_packets"] == 50
+    res1 = first.result(60)
+    assert "error" in res1  # the server closed it
+    got = player.result(60)
+    assert "error" not in got
+    # The player ends on the second publisher's frames, after two seconds of the first one's.
+    assert got["hashes"][-1] == res2["hashes"][-1]
+    assert _is_subsequence_tail(got["hashes"][-30:], res2["hashes"])
+    assert len(got["hashes"]) >= 50 + 25
+    assert got["first_video_keyframe"] is True
 
 
 def _encode_h264(frames: int, gop: int = 10) -> list[tuple[int, int, bytes]]:

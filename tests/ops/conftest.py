@@ -15,6 +15,7 @@ import pytest
 
 from grtmp.config import ServerConfig
 from grtmp.live.hub import StreamHub
+from grtmp.net.relay import Relays
 from grtmp.net.server import Server
 from grtmp.ops.apphooks import ConfigHooks
 from grtmp.ops.configfile import load_config
@@ -115,9 +116,12 @@ def make_ops(tmp_path: Path) -> Iterator:
         else:
             config = ServerConfig(**settings)
         hub = StreamHub(config)
-        server = Server(("127.0.0.1", 0), config=config, hub=hub, hooks=ConfigHooks(hub))
+        hooks = ConfigHooks(hub)
+        server = Server(("127.0.0.1", 0), config=config, hub=hub, hooks=hooks)
         server.start()
-        ops = Operations(hub, servers=[server], config_path=str(path) if path else None,
+        relays = Relays(hub, config, hooks=hooks)  # as grtmp-server wires them
+        ops = Operations(hub, servers=[server], relays=relays,
+                         config_path=str(path) if path else None,
                          sampler=RateSampler(hub, interval=sample_interval, window=2.0))
         ops.start()
         web = OpsServer(ops)
@@ -130,6 +134,7 @@ def make_ops(tmp_path: Path) -> Iterator:
     for env in made:
         env.web.stop()
         env.ops.stop()
+        env.ops.relays.close()
         env.server.stop(timeout=5)
 
 

@@ -42,7 +42,10 @@ _OTHER = {
     "on_play": "https://h/pl", "on_publish_done": "http://h/pd", "on_play_done": "http://h/d",
     "on_done": "http://h/x", "stream_keys": {"cam": "k", "live/other": "k2"},
     "stream_keys_play": True, "api_token": "tok", "api_allow": ["10.0.0.0/8", "::1"],
-    "log_level": "debug", "log_format": "json",
+    "log_level": "debug", "log_format": "json", "publisher_takeover": "idle:5",
+    "push": ["rtmp://b/live/{name}"], "pull": ["rtmps://o/{app}/{name}"],
+    "pull_idle_timeout": 3.0, "relay_ca_file": "ca.pem", "cluster": "redis://r:6379/0",
+    "cluster_secret": "s", "cluster_advertise": "rtmp://n:1935", "workers": "2",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonschema
 from openapi_spec_validator import validate
 
@@ -56,6 +58,7 @@ def test_every_operation_answers_what_the_document_says(make_ops, peers, tmp_pat
     player.play("cam", player.create_stream())
     assert wait_until(lambda: env.hub.get("live", "cam").video_frames == 1, 5)
     player_id = next(sid for sid, s in env.hub.sessions.items() if s.playing)
+    mirror = f"rtmp://127.0.0.1:{env.port}/mirror/cam"
 
     calls = [
         ("GET", "/", "/api/v1/"),
@@ -73,14 +76,22 @@ def test_every_operation_answers_what_the_document_says(make_ops, peers, tmp_pat
         ("GET", "/sessions/{id}", f"/api/v1/sessions/{player_id}"),
         ("GET", "/sessions/{id}", "/api/v1/sessions/zzz"),
         ("GET", "/config", "/api/v1/config"),
+        ("POST", "/pushes/{app}/{name}", "/api/v1/pushes/live/cam", {"url": mirror}),
+        ("POST", "/pushes/{app}/{name}", "/api/v1/pushes/live/cam", {"url": "http://x"}),
+        ("POST", "/pushes/{app}/{name}", "/api/v1/pushes/live/cam", [1]),
+        ("GET", "/relays", "/api/v1/relays"),
+        ("DELETE", "/pushes/{app}/{name}", f"/api/v1/pushes/live/cam?url={mirror}"),
+        ("DELETE", "/pushes/{app}/{name}", f"/api/v1/pushes/live/cam?url={mirror}"),  # 404
+        ("DELETE", "/pushes/{app}/{name}", "/api/v1/pushes/live/cam"),  # 400: no url
         ("POST", "/reload", "/api/v1/reload"),
         ("DELETE", "/sessions/{id}", f"/api/v1/sessions/{player_id}"),
         ("DELETE", "/sessions/{id}", "/api/v1/sessions/zzz"),
         ("DELETE", "/publishers/{app}/{name}", "/api/v1/publishers/live/cam"),
     ]
     seen = set()
-    for method, template, url in calls:
-        r = env.request(method, url)
+    for method, template, url, *body in calls:
+        data = json.dumps(body[0]).encode() if body else b""
+        r = env.request(method, url, body=data)
         _check(spec, method, template, r)
         seen.add((method, template))
         if template == "/sessions/{id}" and method == "DELETE" and r.status == 200:
