@@ -230,9 +230,18 @@ def serve(config: ServerConfig, *, worker: int | None = None,
         log.info("signal %d: shutting down", signum)
         gevent.spawn(stop_all)
 
+    def on_hup() -> None:
+        if ops is None:
+            log.warning("SIGHUP while starting: ignored")
+        elif config_path:
+            gevent.spawn(ops.reload)
+        else:
+            log.warning("SIGHUP: no configuration file to reload (start with -c FILE)")
+
     # Handlers first: a signal that arrives while the ports open still stops cleanly.
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
+    gevent.signal_handler(signal.SIGHUP, on_hup)
     try:
         servers.append(Server(listen(config.port), config=config, hub=hub, hooks=hooks))
         if ctx is not None:
@@ -269,14 +278,6 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     ops = Operations(hub, servers=servers, relays=relays, config_path=config_path,
                      overrides=overrides)
     ops.start()
-
-    def on_hup() -> None:
-        if config_path:
-            gevent.spawn(ops.reload)
-        else:
-            log.warning("SIGHUP: no configuration file to reload (start with -c FILE)")
-
-    gevent.signal_handler(signal.SIGHUP, on_hup)
     if stopping:  # a signal came while starting
         gevent.spawn(stop_all)
     stopped.wait()

@@ -7,6 +7,7 @@ import logging
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,41 @@ def test_json_formatter_one_line_per_record_with_context_and_exception():
     assert "ValueError: boom" in second["exception"]
     assert third == {**third, "message": "plain 5%", "logger": "grtmp.test.json"}
     assert "context" not in third
+
+
+def test_sighup_reaches_every_worker(tmp_path):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    path = tmp_path / "grtmp.toml"
+    path.write_text("queue_size = 100\n")
+    proc = gevent.subprocess.Popen([*_cmd(), "-c", str(path), "--host", "127.0.0.1", "--port",
+                                    str(port), "--workers", "2", "--log-format", "json"],
+                                   stderr=gevent.subprocess.PIPE, text=True)
+    lines: list[str] = []
+
+    def pump():
+        for line in proc.stderr:
+            lines.append(line)
+
+    gevent.spawn(pump)
+    try:
+        with gevent.Timeout(20):
+            while sum("listening on" in line for line in lines) < 4:  # public + internal
+                gevent.sleep(0.05)
+        path.write_text("queue_size = 200\n")
+        proc.send_signal(signal.SIGHUP)
+        with gevent.Timeout(10):
+            while True:
+                done = [json.loads(line) for line in lines if "configuration reloaded" in line]
+                if len(done) == 2:
+                    break
+                gevent.sleep(0.05)
+        assert sorted(r["worker"] for r in done) == [0, 1]
+        assert all(r["message"].endswith(": queue_size") for r in done)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
