@@ -77,3 +77,8 @@ class ConfigHooks(Hooks):
 
     def on_done(self, conn: Any) -> None:
         self.for_app(conn.app).on_done(conn)
+
+    def on_push(self, conn: Any, name: str) -> list[str] | None:
+        """Push targets beyond the configured ones come from the ``extra`` hooks only (the
+        configuration's own ``push`` lists are read by the relays)."""
+        return self.extra.on_push(conn, name) if self.extra is not None else None
