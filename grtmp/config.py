@@ -7,10 +7,11 @@ once. Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+import ipaddress
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["ConfigError", "ServerConfig", "setting_help"]
+__all__ = ["APP_SETTINGS", "AppConfig", "ConfigError", "ServerConfig", "setting_help"]
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,9 @@ class ServerConfig:
     #: Record every publish to ``DIR/APP/NAME-YYYYmmdd-HHMMSS.flv`` (None: no recording).
     record_dir: str | None = _s(None, "record every publish to DIR/APP/NAME-DATE-TIME.flv",
                                 flag="--record", metavar="DIR")
+    #: With ``record_dir``: record every publish (True), or only what the API asks (False).
+    record_auto: bool = _s(True, "with record_dir: record every publish (true) or only the "
+                                 "streams the API asks for (false)", cli=False)
     # -- relays and the cluster ----------------------------------------------------------------
     #: Push every publish to these targets too (``{app}`` and ``{name}`` are filled in).
     push: list[str] = _s([], "also publish every stream to URL (rtmp:// or rtmps://; {app} "
@@ -167,8 +171,44 @@ class ServerConfig:
                                        "after its last request", metavar="SECONDS")
     #: Blocking playlist/part requests one stream may hold waiting at once (then 503).
     hls_max_waiting: int = _s(10000, "blocked LL-HLS requests one stream may hold (then 503)")
+    #: Stream keys: ``{name or "APP/NAME": key}``. When set, only the names listed may be
+    #: published, each as ``NAME?key=KEY`` (:class:`grtmp.auth.StreamKeys`).
+    stream_keys: dict[str, str] = _s({}, "stream name (or APP/NAME) -> key; when set, only "
+                                         "these names may be published, as NAME?key=KEY",
+                                     cli=False)
+    stream_keys_play: bool = _s(False, "players of a keyed stream need the key too", cli=False)
+    # -- operations -------------------------------------------------------------------------------
+    #: The JSON API and /metrics: a bearer token, and/or an address allow list; with neither,
+    #: they answer only on loopback.
+    api_token: str | None = _s(None, "bearer token the JSON API and /metrics require (prefer "
+                                     "the config file: flags are visible to other users)",
+                               metavar="TOKEN")
+    api_allow: list[str] = _s([], "address or CIDR allowed to use the JSON API and /metrics "
+                                  "(repeatable; default: loopback only unless a token is set)",
+                              metavar="CIDR")
+    #: Per-application overrides (``[apps.NAME]`` in the config file).
+    apps: dict[str, AppConfig] = _s({}, "per-application settings ([apps.NAME] sections)",
+                                    cli=False)
     # -- logging ----------------------------------------------------------------------------------
     log_level: str = _s("info", "debug, info, warning or error")
+    log_format: str = _s("text", "text, or json: one JSON object per line")
+
+    def for_app(self, app: str) -> ServerConfig:
+        """The settings that apply in ``app``: this config with its ``[apps.APP]`` overrides
+        (this very object when the app has none). The one lookup code uses wherever an
+        app-specific setting applies (GOP cache, recording, no-wait, player limits, access).
+
+        The result is cached: a config in use is not changed in place (a reload swaps it).
+        """
+        section = self.apps.get(app)
+        if section is None:
+            return self
+        cache = self.__dict__.setdefault("_for_app", {})
+        merged = cache.get(app)
+        if merged is None:
+            overrides = section.overrides()
+            merged = cache[app] = replace(self, **overrides) if overrides else self
+        return merged
 
     def waits_for_publisher(self, app: str) -> bool:
         """Whether players of ``app`` wait for a publisher (nginx-rtmp ``idle_streams``)."""
@@ -246,6 +286,72 @@ class ServerConfig:
             raise ConfigError("hls_max_waiting", "must be at least 1")
         if self.log_level not in ("debug", "info", "warning", "error"):
             raise ConfigError("log_level", "must be debug, info, warning or error")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError("log_format", "must be text or json")
+        for name in _CALLBACKS:
+            url = getattr(self, name)
+            if url and not url.startswith(("http://", "https://")):
+                raise ConfigError(name, "must be an http:// or https:// URL")
+        for cidr in self.api_allow:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ConfigError("api_allow", f"{cidr!r} is not an address or CIDR") from None
+        if self.api_token is not None and not self.api_token.strip():
+            raise ConfigError("api_token", "must not be empty")
+        for key, value in self.stream_keys.items():
+            if not isinstance(value, str) or not value:
+                raise ConfigError("stream_keys", f"the key of {key!r} must be a non-empty string")
+        for app, section in self.apps.items():
+            if not isinstance(section, AppConfig):
+                raise ConfigError(f"apps.{app}", "must be an app section")
+            try:
+                replace(self, apps={}, **section.overrides()).validate()
+            except ConfigError as exc:
+                raise ConfigError(f"apps.{app}.{exc.setting}", exc.reason) from None
+
+
+_CALLBACKS = ("on_connect", "on_publish", "on_play", "on_publish_done", "on_play_done", "on_done")
+
+#: The settings an ``[apps.NAME]`` section may override (the fields of :class:`AppConfig`).
+APP_SETTINGS = ("access", "stream_keys", "stream_keys_play", *_CALLBACKS, "record_dir",
+                "record_auto", "gop_cache", "gop_cache_max_messages", "gop_cache_max_bytes",
+                "wait_for_publisher", "max_players_per_stream", "queue_size", "max_lag_seconds",
+                "push", "pull")
+
+
+@dataclass
+class AppConfig:
+    """One application's settings (``[apps.NAME]``): each field overrides the
+    :class:`ServerConfig` field of the same name; None inherits it.
+
+    An empty string turns a server-wide ``record_dir`` or callback URL off in this app.
+    """
+
+    access: list[str] | None = None
+    stream_keys: dict[str, str] | None = None
+    stream_keys_play: bool | None = None
+    on_connect: str | None = None
+    on_publish: str | None = None
+    on_play: str | None = None
+    on_publish_done: str | None = None
+    on_play_done: str | None = None
+    on_done: str | None = None
+    record_dir: str | None = None
+    record_auto: bool | None = None
+    gop_cache: bool | None = None
+    gop_cache_max_messages: int | None = None
+    gop_cache_max_bytes: int | None = None
+    wait_for_publisher: bool | None = None
+    max_players_per_stream: int | None = None
+    queue_size: int | None = None
+    max_lag_seconds: float | None = None
+    push: list[str] | None = None
+    pull: list[str] | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """``{setting: value}`` of the settings this section sets."""
+        return {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None}
 
 
 def setting_help() -> dict[str, tuple[Any, str]]:

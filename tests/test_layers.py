@@ -13,14 +13,14 @@ PKG = ROOT / "grtmp"
 #: Packages and modules that must import (and work) without gevent.
 PURE = ["grtmp.formats", "grtmp.amf", "grtmp.wire", "grtmp.media", "grtmp.protocol",
         "grtmp.live", "grtmp.config", "grtmp.errors", "grtmp.logs", "grtmp.hooks", "grtmp.names",
-        "grtmp.cluster.entry", "grtmp.cluster.policy"]
+        "grtmp.cluster.entry", "grtmp.cluster.policy", "grtmp.stats"]
 #: Layers, lowest first: a module may import its own layer and the ones below, never above.
 LAYERS = [
-    {"grtmp.errors", "grtmp.logs", "grtmp.formats", "grtmp.names"},
+    {"grtmp.errors", "grtmp.logs", "grtmp.formats", "grtmp.names", "grtmp.stats"},
     {"grtmp.amf", "grtmp.wire", "grtmp.config"},
     {"grtmp.media"},
     {"grtmp.protocol", "grtmp.live", "grtmp.hooks"},
-    {"grtmp.net", "grtmp.auth", "grtmp.cluster", "grtmp.hls", "grtmp.web"},
+    {"grtmp.net", "grtmp.auth", "grtmp.cluster", "grtmp.hls", "grtmp.web", "grtmp.ops"},
     {"grtmp.cli", "grtmp"},
 ]
 #: Deliberate function-level imports upward, each with its reason.

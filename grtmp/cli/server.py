@@ -1,7 +1,8 @@
-"""``grtmp-server``: run an RTMP server with sensible defaults and no config file.
+"""``grtmp-server``: run an RTMP server with sensible defaults, with or without a config file.
 
 Every flag comes from a :class:`~grtmp.config.ServerConfig` field (its name, type, default and
-help), so the defaults live in one place.
+help), so the defaults live in one place. ``-c FILE`` reads the same settings from a TOML file
+(:mod:`grtmp.ops.configfile`); flags given on the command line win; SIGHUP reloads the file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from grtmp import __version__
 from grtmp.config import ConfigError, ServerConfig
+from grtmp.ops import cli as ops_cli
 
 
 class _AllBut(frozenset):
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
             shown = "" if default in (None, "") else f" (default {default})"
             p.add_argument(flag, type=tp if tp in (int, float) else str, default=default,
                            help=help_text + shown, **kwargs)
+    ops_cli.add_arguments(p)
     p.add_argument("--version", action="version", version=f"grtmp {__version__}")
     return p
 
@@ -86,13 +89,14 @@ def flag_of(setting: str) -> str:
     return setting
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
+def config_from_args(args: argparse.Namespace, validate: bool = True) -> ServerConfig:
     """The :class:`ServerConfig` the parsed flags describe; ValueError when invalid."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ServerConfig)
               if f.metadata.get("cli", True)}
     values["wait_for_publisher"] = _waiting(args.wait_for_publisher)
     config = ServerConfig(**values)
-    config.validate()
+    if validate:
+        config.validate()
     return config
 
 
@@ -113,8 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--runtime-dir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.check_config:
+        return ops_cli.check_config(args.check_config)
     try:
-        config = config_from_args(args)
+        config, overrides = ops_cli.load(parser, args, config_from_args(args, validate=False),
+                                         argv)
+    except ops_cli.ConfigFileError as exc:
+        print(f"grtmp-server: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"grtmp-server: {flag_of(exc.setting)}: {exc.reason}", file=sys.stderr)
         return 2
@@ -128,12 +138,14 @@ def main(argv: list[str] | None = None) -> int:
         if config.port == 0:
             print("grtmp-server: --workers needs a fixed --port", file=sys.stderr)
             return 2
-        logging.basicConfig(level=getattr(logging, config.log_level.upper()),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from grtmp.cli.workers import supervise
+        from grtmp.ops.logjson import setup_logging
+
+        setup_logging(config)
 
         return supervise(argv, workers)
-    return serve(config, worker=args.worker_index, runtime_dir=args.runtime_dir)
+    return serve(config, worker=args.worker_index, runtime_dir=args.runtime_dir,
+                 config_path=args.config, overrides=overrides)
 
 
 def _reuseport_socket(host: str, port: int, backlog: int) -> socket.socket:
@@ -149,8 +161,10 @@ def _reuseport_socket(host: str, port: int, backlog: int) -> socket.socket:
 
 
 def serve(config: ServerConfig, *, worker: int | None = None,
-          runtime_dir: str | None = None) -> int:
-    """Run one server process (the only one, or worker number ``worker``) until a signal."""
+          runtime_dir: str | None = None, config_path: str | None = None,
+          overrides: dict[str, Any] | None = None) -> int:
+    """Run one server process (the only one, or worker number ``worker``) until a signal;
+    SIGHUP reloads ``config_path`` (``overrides``, the flags given, still win)."""
     # Patch first, before anything imports ssl, socket users or urllib.
     from gevent import monkey
 
@@ -164,13 +178,14 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     from grtmp.net.relay import Relays
     from grtmp.net.server import Server
     from grtmp.net.tls import server_context
+    from grtmp.ops.apphooks import ConfigHooks
+    from grtmp.ops.control import Operations
+    from grtmp.ops.logjson import setup_logging
 
-    who = "" if worker is None else f"worker-{worker} "
-    logging.basicConfig(level=getattr(logging, config.log_level.upper()),
-                        format=f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s")
+    setup_logging(config, worker=worker)
     log = logging.getLogger("grtmp.server")
-    hooks = make_hooks(config)
     hub = StreamHub(config)
+    hooks = ConfigHooks(hub)  # the running config's rules, per app; follows reloads
 
     def listen(port: int, host: str | None = None) -> tuple[str, int] | socket.socket:
         host = host or config.host
@@ -189,6 +204,7 @@ def serve(config: ServerConfig, *, worker: int | None = None,
     directories: list[tuple[object, str]] = []
     relays: Relays | None = None
     web = None
+    ops: Operations | None = None
     stopping: list[int] = []
     stopped = gevent.event.Event()
     ending: list[bool] = []
@@ -197,6 +213,8 @@ def serve(config: ServerConfig, *, worker: int | None = None,
         if stopped.is_set() or ending:
             return
         ending.append(True)
+        if ops is not None:
+            ops.stop()
         if relays is not None:
             relays.close()
         for directory, _url in directories:
@@ -216,9 +234,18 @@ def serve(config: ServerConfig, *, worker: int | None = None,
         log.info("signal %d: shutting down", signum)
         gevent.spawn(stop_all)
 
+    def on_hup() -> None:
+        if ops is None:
+            log.warning("SIGHUP while starting: ignored")
+        elif config_path:
+            gevent.spawn(ops.reload)
+        else:
+            log.warning("SIGHUP: no configuration file to reload (start with -c FILE)")
+
     # Handlers first: a signal that arrives while the ports open still stops cleanly.
     for sig in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(sig, on_signal, sig)
+    gevent.signal_handler(signal.SIGHUP, on_hup)
     try:
         servers.append(Server(listen(config.port), config=config, hub=hub, hooks=hooks))
         if ctx is not None:
@@ -231,14 +258,8 @@ def serve(config: ServerConfig, *, worker: int | None = None,
             servers.append(internal)
         for server in servers:
             server.start()
-        if config.http_port:
-            from grtmp.web import WebServer, make_app
-
-            web = WebServer(listen(config.http_port, config.http_host),
-                            make_app(hub, hooks=hooks, config=config))
-            web.start()
     except OSError as exc:
-        log.error("cannot listen on %s: %s", config.http_host or config.host, exc)
+        log.error("cannot listen on %s: %s", config.host, exc)
         for server in servers:
             server.stop(timeout=1)
         return 1
@@ -256,6 +277,23 @@ def serve(config: ServerConfig, *, worker: int | None = None,
         directories.append((RedisDirectory(config.cluster, config.cluster_secret or "", node),
                             advertise.rstrip("/")))
     relays = Relays(hub, config, directories=directories, hooks=hooks)
+    ops = Operations(hub, servers=servers, relays=relays, config_path=config_path,
+                     overrides=overrides)
+    ops.start()
+    if config.http_port:
+        # The browser paths, the status page, the JSON API and /metrics on one HTTP port.
+        from grtmp.web import WebServer, make_app
+
+        try:
+            web = WebServer(listen(config.http_port, config.http_host),
+                            make_app(hub, hooks=hooks, config=config, routes=ops.routes()))
+            web.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d (--http-port): %s",
+                      config.http_host or config.host, config.http_port, exc)
+            web = None
+            stop_all()
+            return 1
     if stopping:  # a signal came while starting
         gevent.spawn(stop_all)
     stopped.wait()

@@ -12,6 +12,7 @@ from grtmp.errors import StreamBusy, StreamNotFound, TooManyPlayers
 from grtmp.live.record import Recorder, record_path
 from grtmp.live.stream import Stream
 from grtmp.logs import peer_text
+from grtmp.stats import Stats
 from grtmp.wire.chunk import BufferBudget
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class StreamHub:
         #: Every client session (RTMP connections, HTTP players...) by id, for operators.
         self.sessions: dict[str, Any] = {}
         self._next_session = 0
+        #: Event counters for operators (handshake failures, auth decisions...).
+        self.stats = Stats()
         #: Called with the stream when a publish starts / ends (directory, relays, metrics).
         #: They must not block: start a greenlet for anything slow.
         self.publish_listeners: list[Callable[[Stream], None]] = []
@@ -64,7 +67,7 @@ class StreamHub:
         key = (app, name)
         stream = self.streams.get(key)
         if stream is None:
-            stream = self.streams[key] = Stream(app, name, self.config)
+            stream = self.streams[key] = Stream(app, name, self.config.for_app(app))
         return stream
 
     def publish(self, app: str, name: str, publisher: Any) -> Stream:
@@ -76,7 +79,8 @@ class StreamHub:
         which closes it); ``idle:SECONDS`` does so only when the old one sent nothing for that
         long; ``never`` raises :class:`StreamBusy` (``NetStream.Publish.BadName``). Players
         stay attached across a takeover, with no notification, and see timestamps continue.
-        Recording starts here when ``config.record_dir`` is set.
+        Recording starts here when the app's ``record_dir`` is set (and
+        ``record_auto``, the default).
         """
         stream = self.get_or_create(app, name)
         old = stream.publisher
@@ -99,9 +103,10 @@ class StreamHub:
                 listener(stream)
             return stream
         stream.start_publishing(publisher)
-        if self.config.record_dir:
+        config = self.config.for_app(app)
+        if config.record_dir and config.record_auto:
             try:
-                path = record_path(self.config.record_dir, app, name)
+                path = record_path(config.record_dir, app, name)
                 stream.start_recording(Recorder(path))
                 log.info("recording %r to %s", peer_text(name), path)
             except OSError as exc:
@@ -141,13 +146,14 @@ class StreamHub:
         config says players of that app do not wait; :class:`TooManyPlayers` past
         ``max_players_per_stream``.
         """
+        config = self.config.for_app(app)
         stream = self.get(app, name)
         if stream is None or not stream.is_live:
             brought = any(resolve(app, name, url) for resolve in self.resolvers)
-            if stream is None and not brought and not self.config.waits_for_publisher(app):
+            if stream is None and not brought and not config.waits_for_publisher(app):
                 raise StreamNotFound(f"No such stream: {name}")
         stream = stream or self.get_or_create(app, name)
-        cap = self.config.max_players_per_stream
+        cap = config.max_players_per_stream
         if cap and len(stream.players) >= cap:
             self.discard_if_idle(stream)
             raise TooManyPlayers("Too many players.")

@@ -18,7 +18,7 @@ from grtmp.live.gop import GopCache
 from grtmp.live.packet import Packet
 from grtmp.media import parse_audio, parse_avc_config, parse_video
 from grtmp.media.multitrack import is_multitrack
-from grtmp.media.tag import KIND_HEADER, classify
+from grtmp.media.tag import KIND_HEADER, KIND_KEYFRAME, classify
 from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO
 
 if TYPE_CHECKING:
@@ -54,6 +54,16 @@ class Stream:
         self.max_timestamp = 0
         self.messages_in = 0
         self.bytes_in = 0
+        #: For operators: video frames and keyframes received, the last keyframe interval
+        #: (stream time, ms), when the current publish started (Unix time), and what players
+        #: that have left were sent and dropped (the ones attached are read from them).
+        self.video_frames = 0
+        self.keyframes = 0
+        self.keyframe_interval_ms: int | None = None
+        self._keyframe_ts: int | None = None
+        self.published_at: float | None = None
+        self.bytes_out = 0
+        self.dropped = 0
         #: When the publisher last sent something (monotonic seconds): takeover ``idle:S``.
         self.last_feed = time.monotonic()
         #: Anything with ``write(packet)`` and ``close()`` (see :mod:`grtmp.live.record`).
@@ -137,6 +147,8 @@ class Stream:
     def start_publishing(self, publisher: Any) -> None:
         """Attach a publisher; the next message starts right after the last one sent."""
         self.publisher = publisher
+        self.published_at = time.time()
+        self._keyframe_ts = self.keyframe_interval_ms = None
         self.last_feed = time.monotonic()
         self._base = None
         self.headers.clear()
@@ -156,6 +168,8 @@ class Stream:
         self._epoch = (self.max_timestamp + 1) & 0xFFFFFFFF if self.messages_in else 0
         self.publisher = publisher
         self.last_feed = time.monotonic()
+        self.published_at = time.time()
+        self._keyframe_ts = self.keyframe_interval_ms = None
         self._base = None
         self.headers.clear()
         self.gop.clear()
@@ -168,6 +182,7 @@ class Stream:
     def stop_publishing(self) -> None:
         """Detach the publisher; players stay attached for a republish."""
         self.publisher = None
+        self.published_at = None
         self.stop_recording()
         for player in self.players:
             player.notify(False)
@@ -209,6 +224,10 @@ class Stream:
         if kind == KIND_HEADER:
             self.headers[key] = packet
         elif type_id == VIDEO or type_id == AUDIO:
+            if type_id == VIDEO:
+                self.video_frames += 1
+                if kind == KIND_KEYFRAME:
+                    self._keyframe(ts)
             if type_id not in self._first_frame:
                 self._first_frame[type_id] = payload
             if self.config.gop_cache:
@@ -218,6 +237,14 @@ class Stream:
         if self.recorder is not None:
             self.recorder.write(packet)
         return packet
+
+    def _keyframe(self, ts: int) -> None:
+        self.keyframes += 1
+        if self._keyframe_ts is not None:
+            delta = (ts - self._keyframe_ts) & 0xFFFFFFFF
+            if delta < 0x80000000:
+                self.keyframe_interval_ms = delta
+        self._keyframe_ts = ts
 
     def start_recording(self, recorder: Any) -> None:
         """Record from now on: ``recorder.write(packet)`` gets metadata, headers, then media."""
@@ -263,7 +290,8 @@ class Stream:
         try:
             self.players.remove(player)
         except ValueError:
-            pass
+            return
+        self.dropped += player.policy.dropped
 
 
 def _avc_parameter_sets(record: bytes | None) -> tuple[list[bytes], list[bytes]]:

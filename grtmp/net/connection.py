@@ -40,7 +40,7 @@ from grtmp.protocol.server import ServerSession
 from grtmp.protocol.status import Status
 from grtmp.wire.chunk import ChunkReader
 from grtmp.wire.handshake import server_handshake
-from grtmp.wire.message import DATA_AMF0
+from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO
 
 __all__ = ["Conn"]
 
@@ -86,14 +86,18 @@ BUSY_SLICE = 0.02
 
 
 class _Play:
-    """A play on one message stream: the stream, the player's outbox, the hook params."""
+    """A play on one message stream: the stream, the player's outbox, the hook params, and
+    the connection's byte count when it started (what it sent the stream since, for
+    operators)."""
 
-    __slots__ = ("stream", "outbox", "params")
+    __slots__ = ("stream", "outbox", "params", "bytes_base")
 
-    def __init__(self, stream: Stream, outbox: Outbox, params: dict[str, str]):
+    def __init__(self, stream: Stream, outbox: Outbox, params: dict[str, str],
+                 bytes_base: int = 0):
         self.stream = stream
         self.outbox = outbox
         self.params = params
+        self.bytes_base = bytes_base
 
 
 class Conn:
@@ -223,13 +227,21 @@ class Conn:
         except ConnectionClosed as exc:
             if not self.closed:
                 self.log.debug("peer closed: %s", exc)
+                if self.reader is None:
+                    self.hub.stats.handshake_failed(type(exc).__name__)
         except RTMPError as exc:
             self.log.warning("closing: %s: %s", type(exc).__name__, peer_text(str(exc), 500))
+            if self.reader is None:
+                self.hub.stats.handshake_failed(type(exc).__name__)
+            else:
+                self.hub.stats.protocol_error(type(exc).__name__)
         except (BrokenPipeError, ConnectionResetError) as exc:
             self.log.debug("peer went away: %s", exc)
         except OSError as exc:
             if not self.closed:
                 self.log.info("connection error: %s", exc)
+                if self.reader is None:
+                    self.hub.stats.handshake_failed("OSError")
         except Exception:  # a bug, not the peer's fault: log it, close only this connection
             self.log.exception("internal error; closing")
 
@@ -291,16 +303,21 @@ class Conn:
             entry[0].set_metadata(dict(e.metadata), e.payload)
 
     def _on_connect(self, e: ev.ConnectRequested) -> None:
+        stats = self.hub.stats
         try:
             decision = self.hooks.on_connect(self, dict(e.params))
         except CommandError as exc:
+            stats.auth("connect", "deny", exc.code)
             self.session.reject_connect(str(exc))
             return
         if decision is False:
+            stats.auth("connect", "deny", "NetConnection.Connect.Rejected")
             self.session.reject_connect("Connection refused.")
         elif isinstance(decision, str) and decision:
+            stats.auth("connect", "redirect")
             self.session.redirect_connect(decision)
         else:
+            stats.auth("connect", "allow")
             self.connected = True
             self.session.accept_connect()
 
@@ -317,13 +334,17 @@ class Conn:
             name, params = decide_stream(hook, self, e.name, dict(e.params), refused)
         except CommandError as exc:
             code = exc.code if exc.code.startswith("NetStream.") else refused
+            self.hub.stats.auth(action, "deny", code)
             self.log.warning("%s %r rejected: %s", action, e.name, peer_text(str(exc)))
             reject = self.session.reject_publish if action == "publish" \
                 else self.session.reject_play
             reject(e.stream_id, code, str(exc))
             return None
         if name != e.name:
+            self.hub.stats.auth(action, "redirect")
             self.log.info("%s %r redirected to %r", action, e.name, peer_text(name))
+        else:
+            self.hub.stats.auth(action, "allow")
         return name, params
 
     def _on_publish(self, e: ev.PublishRequested) -> None:
@@ -359,14 +380,27 @@ class Conn:
             self.session.reject_play(msid, exc.code, str(exc))
             return
         chunk_size = self.session.out_chunk_size
+
+        def encode(packet: Any) -> bytes:
+            return packet.chunked(chunk_size, msid)
+
+        requested = time.monotonic()
+
+        def encode_first(packet: Any) -> bytes:
+            # Time to first frame: until the first audio/video frame goes to the socket.
+            if outbox.encode is encode_first and (packet.type_id == VIDEO or
+                                                  packet.type_id == AUDIO):
+                outbox.encode = encode
+                self.hub.stats.first_frame_sent(self.protocol, time.monotonic() - requested)
+            return encode(packet)
+
         outbox = Outbox(
             self.wire, PlayerPolicy(stream, multitrack=self.session.caps.multitrack),
-            queue_size=self.config.queue_size,
-            encode=lambda packet: packet.chunked(chunk_size, msid),
+            queue_size=stream.config.queue_size, encode=encode_first,
             on_notify=lambda published: self.session.play_notify(msid, name, published),
             on_lag=lambda: self._on_lag(outbox), name=self.peer)
         self.session.accept_play(msid, name, e.reset)
-        self.playing[msid] = _Play(stream, outbox, params)
+        self.playing[msid] = _Play(stream, outbox, params, self.wire.bytes_out)
         self.wire.flush()  # Play.Start goes out before any media
         stream.subscribe(outbox)
         outbox.start()
@@ -375,6 +409,7 @@ class Conn:
     def _on_lag(self, outbox: Outbox) -> None:
         self.log.warning("player too far behind on %r (%d messages dropped); disconnecting",
                          outbox.policy.stream.name, outbox.policy.dropped)
+        self.hub.stats.lagged_out(self.protocol)
         gevent.spawn(self.close)
 
     def _on_stream_ended(self, e: ev.StreamEnded) -> None:
@@ -413,6 +448,7 @@ class Conn:
             return
         self.hub.stop_playing(play.stream, play.outbox)
         play.outbox.stop(flush=flush and not self.closed, timeout=2.0)
+        play.stream.bytes_out += self.wire.bytes_out - play.bytes_base
         self.session.end_play(msid)
         self._notify_hook(self.hooks.on_play_done, self, play.stream.name, play.params)
         self.log.info("stop playing %r", play.stream.name)

@@ -344,7 +344,6 @@ class Outbox:
     def _write_loop(self) -> None:
         q = self.queue
         wire = self.wire
-        encode = self.encode
         out: list[bytes] = []
         last_ts: list[int] = []
         n_batched = 0
@@ -376,6 +375,7 @@ class Outbox:
                     n -= 1
                     items.append(q.get_nowait())
                 self.busy = True
+                encode = self.encode  # per batch: the owner may swap it (first-frame timing)
                 for item in items:
                     cls = item.__class__
                     if cls is Packet:

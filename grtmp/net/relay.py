@@ -338,7 +338,7 @@ class Relays:
             return True
         if url is not None:
             return self._start_pull(app, name, lambda: url)
-        templates = self.config.pull
+        templates = self.config.for_app(app).pull
         if templates:
             # Upstreams in turn: each loss or failure tries the next one.
             turns = itertools.cycle([t.format(app=app, name=name) for t in templates])
@@ -425,7 +425,8 @@ class Relays:
     def _published(self, stream: Stream) -> None:
         if getattr(stream.publisher, "relay", False):
             return
-        targets = [t.format(app=stream.app, name=stream.name) for t in self.config.push]
+        targets = [t.format(app=stream.app, name=stream.name)
+                   for t in self.config.for_app(stream.app).push]
         if self.hooks is not None:
             try:
                 targets += list(self.hooks.on_push(stream.publisher, stream.name) or ())

@@ -134,7 +134,8 @@ def decide_play(hooks: Hooks, client: WebClient, name: str,
         name, params = decide_stream(hooks.on_play, client, name, params, Status.PLAY_FAILED)
     except CommandError as exc:
         raise HTTPError(403, str(exc)) from None
-    check_name(name, "stream name")
+    if not name.startswith(("rtmp://", "rtmps://")):
+        check_name(name, "stream name")
     return name, params
 
 
@@ -146,10 +147,20 @@ def open_play(hub: StreamHub, hooks: Hooks, client: WebClient, name: str,
     subscribes its player. Raises :class:`HTTPError` (403 refused by a hook or an access rule,
     404 no such stream under the no-wait rule, 503 player cap).
     """
+    url = None
     if ask_hook:
-        name, params = decide_play(hooks, client, name, params)
+        asked = name
+        try:
+            name, params = decide_play(hooks, client, name, params)
+        except HTTPError as exc:
+            hub.stats.auth("play", "deny", exc.reason)
+            raise
+        if name.startswith(("rtmp://", "rtmps://")):
+            # on_play answered with an RTMP URL (nginx-rtmp's convention): pull it from there.
+            url, name = name, asked
+        hub.stats.auth("play", "redirect" if name != asked or url else "allow")
     try:
-        stream = hub.open_play(client.app, name)
+        stream = hub.open_play(client.app, name, url)
     except StreamNotFound:
         raise HTTPError(404, "no such stream") from None
     except TooManyPlayers:

@@ -33,6 +33,7 @@ import base64
 import binascii
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -251,10 +252,20 @@ def _outbox(web: WebApp, client: WebClient, stream: Any, wire: Wire,
     def on_lag() -> None:
         log.warning("%s %s viewer too far behind on %r (%d messages dropped); disconnecting",
                     client.peer, client.protocol, peer_text(stream.name), outbox.policy.dropped)
+        web.hub.stats.lagged_out(client.protocol)
         wire.close()
 
-    outbox = Outbox(wire, PlayerPolicy(stream), queue_size=web.config.queue_size,
-                    encode=encode, on_notify=on_notify, on_lag=on_lag, name=client.peer)
+    requested = time.monotonic()
+
+    def encode_first(packet: Any) -> bytes:
+        # Time to first frame: until the first audio/video frame goes to the socket.
+        if outbox.encode is encode_first and packet.type_id in (8, 9):
+            outbox.encode = encode
+            web.hub.stats.first_frame_sent(client.protocol, time.monotonic() - requested)
+        return encode(packet)
+
+    outbox = Outbox(wire, PlayerPolicy(stream), queue_size=stream.config.queue_size,
+                    encode=encode_first, on_notify=on_notify, on_lag=on_lag, name=client.peer)
     client.player = outbox
     client.closer = wire.close
     return outbox
@@ -361,6 +372,7 @@ def _end_play(web: WebApp, client: WebClient, stream: Any, outbox: Outbox | None
             web.hub.stop_playing(stream, outbox)
             outbox.stop(flush=False, timeout=1.0)
             outbox.wire.close()
+            stream.bytes_out += outbox.wire.bytes_out
         if stream is not None:
             try:
                 web.hooks.on_play_done(client, client.name, client.params)
