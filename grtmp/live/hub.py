@@ -154,7 +154,7 @@ class StreamHub:
                 raise StreamNotFound(f"No such stream: {name}")
         stream = stream or self.get_or_create(app, name)
         cap = config.max_players_per_stream
-        if cap and len(stream.players) >= cap:
+        if cap and stream.viewers() >= cap:
             self.discard_if_idle(stream)
             raise TooManyPlayers("Too many players.")
         return stream

@@ -131,6 +131,20 @@ class Stream:
                 continue
         return info
 
+    def viewers(self) -> int:
+        """Viewers of every protocol: each player counts one, except internal consumers
+        (``internal = True``: a push relay counts none; the one LL-HLS muxer of a stream
+        counts the HLS viewers it serves, its ``viewer_count()``)."""
+        n = 0
+        for p in self.players:
+            if not getattr(p, "internal", False):
+                n += 1
+            else:
+                count = getattr(p, "viewer_count", None)
+                if count is not None:
+                    n += count()
+        return n
+
     @property
     def is_live(self) -> bool:
         return self.publisher is not None

@@ -270,6 +270,7 @@ class Push:
             wire, PlayerPolicy(self.stream, multitrack=False),
             queue_size=self.relays.config.queue_size, encode=encode,
             on_lag=client.close, name=f"push:{self.url}")
+        outbox.internal = True  # a push target is not a viewer (player caps, counts)
         self.stream.subscribe(outbox)
         outbox.start()
         reader = client.reader

@@ -57,6 +57,11 @@ HOUSEKEEPING_INTERVAL = 1.0
 class HLSMuxer:
     """One stream's LL-HLS output (a :class:`~grtmp.live.Player` of the stream)."""
 
+    #: Not a viewer itself: the player cap counts the HLS viewers it serves (viewer_count).
+    internal = True
+    #: Set by the HLS app: how many viewers read this muxer now.
+    viewer_count: Any = staticmethod(lambda: 0)
+
     def __init__(self, stream: Stream, config: HLSConfig):
         self.stream = stream
         #: Only :meth:`PlayerPolicy.adapt` is used (multitrack -> track 0): the muxer never
@@ -191,6 +196,8 @@ class HLSService:
     # -- muxers ------------------------------------------------------------------------------
     def _create(self, stream: Stream) -> HLSMuxer:
         muxer = HLSMuxer(stream, self.hls_config())
+        app, name = stream.app, stream.name
+        muxer.viewer_count = lambda: self.viewers(app, name)
         self.muxers[(stream.app, stream.name)] = muxer
         stream.subscribe(muxer)
         log.info("LL-HLS muxer for %r/%r started", peer_text(stream.app),
@@ -296,7 +303,7 @@ class HLSService:
                     self._release((app, name))
                 muxer = self._create(stream)
             cap = self.web.config.max_players_per_stream
-            if cap and len(stream.players) - 1 + self.viewers(app, name) >= cap:
+            if cap and stream.viewers() >= cap:
                 raise HTTPError(503, "too many players", [("Retry-After", "5")])
         except HTTPError:
             if ckey not in self.clients:

@@ -38,9 +38,10 @@ class Node:
 
     def __init__(self, *args: str, port: int | None = None, ready: int = 1):
         self.port = port or free_port()
+        self.http_port = free_port()
         self.proc = gevent.subprocess.Popen(
             [sys.executable, "-m", "grtmp.cli.server", "--host", "127.0.0.1",
-             "--port", str(self.port), *args],
+             "--port", str(self.port), "--http-port", str(self.http_port), *args],
             stderr=gevent.subprocess.PIPE, text=True, cwd=str(ROOT),
             env=dict(os.environ, PYTHONPATH=str(ROOT)))
         self.lines: list[str] = []
@@ -69,6 +70,47 @@ class Node:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._pump.join(timeout=5)
+
+
+class FlvPlayer:
+    """An HTTP-FLV viewer (HTTP/1.0, so the body is the raw FLV stream), from a greenlet."""
+
+    def __init__(self, port: int, path: str):
+        self.sock = gevent.socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        self.got: list[int] = []
+        self.status = 0
+        self._greenlet = gevent.spawn(self._run)
+
+    def _run(self) -> None:
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                buf += self.sock.recv(65536)
+            head, _, buf = buf.partition(b"\r\n\r\n")
+            self.status = int(head.split()[1])
+            pos = 13  # FLV header and PreviousTagSize0
+            self.sock.settimeout(None)
+            while True:
+                while len(buf) >= pos + 11:
+                    size = int.from_bytes(buf[pos + 1:pos + 4], "big")
+                    if len(buf) < pos + 11 + size + 4:
+                        break
+                    if buf[pos] == 9:
+                        n = number(buf[pos + 11:pos + 11 + size])
+                        if n is not None:
+                            self.got.append(n)
+                    pos += 11 + size + 4
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                buf += data
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._greenlet.kill()
+        self.sock.close()
 
 
 class Publisher:
@@ -164,6 +206,11 @@ def test_three_nodes_and_redis(redis_server, closing):
         closing(p)
     assert wait_until(lambda: all(len(p.got) >= 10 for p in players), timeout=20)
     assert all(contiguous(p.numbers) for p in players)
+    # An HTTP-FLV viewer on C too, on the same single upstream connection.
+    flv = FlvPlayer(c.http_port, "/live/cam.flv")
+    closing(flv)
+    assert wait_until(lambda: len(flv.got) >= 10, timeout=10)
+    assert flv.status == 200 and contiguous(flv.got)
     # Exactly one upstream connection from C to A, whatever the number of players on C.
     assert a.count(r"play 'cam'") == 1, a.text
     # SIGKILL A: C's players are told, and the directory forgets A within its TTL.

@@ -252,6 +252,21 @@ def test_player_cap_counts_web_viewers(make_stack) -> None:
     assert request(stack.http, "/live/cap/index.m3u8", timeout=15).status == 200
     r = request(stack.http, "/live/cap/index.m3u8", headers={"User-Agent": "other"})
     assert r.status == 503
+    # The HLS viewer counts against the cap for every protocol, its muxer does not.
+    assert stack.rtmp.hub.get("live", "cap").viewers() == 1
+    assert request(stack.http, "/live/cap.flv").status == 503
+    pub.kill()
+
+
+def test_the_hls_muxer_is_not_a_viewer(make_stack) -> None:
+    stack = make_stack(max_players_per_stream=1, hls_segment_duration=1.0, hls_always=True)
+    pub = gevent.spawn(publish, stack.rtmp_url("live/mux"), _real(), speed=1.0)
+    _wait(lambda: stack.rtmp.hub.get("live", "mux") is not None
+          and stack.rtmp.hub.get("live", "mux").players, what="the muxer")
+    assert stack.rtmp.hub.get("live", "mux").viewers() == 0
+    first = request(stack.http, "/live/mux.flv", keep_open=True)  # the one place
+    assert first.status == 200
+    first.sock.close()
     pub.kill()
 
 
