@@ -47,6 +47,10 @@ class ServerConfig:
                               metavar="PEM")
     tls_key: str | None = _s(None, "private key (PEM) for --tls-cert", metavar="PEM")
     tls_port: int = _s(1936, "RTMPS port")
+    #: Connections the kernel queues before accept (nginx uses 511; Linux caps it at
+    #: net.core.somaxconn). Too small a queue drops SYNs in a connection storm and the
+    #: clients wait out TCP's 1, 3, 7 s retries.
+    listen_backlog: int = _s(4096, "connections the kernel queues before accept")
     # -- protocol -------------------------------------------------------------------------------
     #: Outbound chunk size announced after connect (nginx-rtmp uses 4096).
     chunk_size: int = _s(4096, "outbound chunk size announced to peers")
@@ -233,7 +237,7 @@ class ServerConfig:
         for name in ("port", "tls_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise ConfigError(name, "must be a TCP port (0..65535)")
-        for name in ("queue_size", "max_message_size", "max_chunk_streams",
+        for name in ("listen_backlog", "queue_size", "max_message_size", "max_chunk_streams",
                      "gop_cache_max_messages", "gop_cache_max_bytes", "window_ack_size",
                      "peer_bandwidth", "max_buffered_total"):
             if getattr(self, name) < 1:

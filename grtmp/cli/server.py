@@ -160,6 +160,22 @@ def _reuseport_socket(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
+def _raise_open_files(log: logging.Logger) -> None:
+    """Raise the open-files soft limit to the hard limit: every connection is a descriptor,
+    and the usual soft limit (1,024) is far below what one process serves."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            log.info("open files limit raised from %d to %d", soft, hard)
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit from %d: %s", soft, exc)
+
+
 def serve(config: ServerConfig, *, worker: int | None = None,
           runtime_dir: str | None = None, config_path: str | None = None,
           overrides: dict[str, Any] | None = None) -> int:
@@ -184,6 +200,7 @@ def serve(config: ServerConfig, *, worker: int | None = None,
 
     setup_logging(config, worker=worker)
     log = logging.getLogger("grtmp.server")
+    _raise_open_files(log)
     hub = StreamHub(config)
     hooks = ConfigHooks(hub)  # the running config's rules, per app; follows reloads
 
@@ -191,7 +208,7 @@ def serve(config: ServerConfig, *, worker: int | None = None,
         host = host or config.host
         if worker is None:
             return (host, port)
-        return _reuseport_socket(host, port, 1024)
+        return _reuseport_socket(host, port, config.listen_backlog)
 
     ctx = None
     if config.tls_cert:
@@ -286,7 +303,8 @@ def serve(config: ServerConfig, *, worker: int | None = None,
 
         try:
             web = WebServer(listen(config.http_port, config.http_host),
-                            make_app(hub, hooks=hooks, config=config, routes=ops.routes()))
+                            make_app(hub, hooks=hooks, config=config, routes=ops.routes()),
+                            backlog=config.listen_backlog)
             web.start()
         except OSError as exc:
             log.error("cannot listen on %s:%d (--http-port): %s",

@@ -34,7 +34,7 @@ from grtmp.live.player import PlayerPolicy
 from grtmp.live.stream import Stream
 from grtmp.logs import ContextLog, peer_text
 from grtmp.net.outbox import Outbox, Wire, flush_pending
-from grtmp.net.watchdog import watch
+from grtmp.net.watchdog import Watchdog, watch
 from grtmp.protocol import events as ev
 from grtmp.protocol.server import ServerSession
 from grtmp.protocol.status import Status
@@ -109,7 +109,7 @@ class Conn:
 
     def __init__(self, sock: socket.socket, address: Any = None, *, hub: StreamHub,
                  config: ServerConfig | None = None, hooks: Any = None,
-                 protocol: str = "rtmp"):
+                 protocol: str = "rtmp", watchdog: Watchdog | None = None):
         self.sock = sock
         if address is None:
             try:
@@ -134,6 +134,8 @@ class Conn:
         #: This connection's id in ``hub.sessions`` (for the operator API).
         self.id = hub.register(self)
         self._watchdog: gevent.Greenlet | None = None
+        #: The server's shared watchdog (None: this connection watches itself).
+        self.watchdog = watchdog
         self._handlers = {
             ev.MediaReceived: self._on_media,
             ev.ConnectRequested: self._on_connect,
@@ -196,7 +198,10 @@ class Conn:
                                      max_chunk_streams=cfg.max_chunk_streams,
                                      budget=self.hub.buffer_budget)
             if reader is not None:
-                self._watchdog = gevent.spawn(watch, self)
+                if self.watchdog is not None:
+                    self.watchdog.add(self)
+                else:
+                    self._watchdog = gevent.spawn(watch, self)
                 self.run(reader)
             else:
                 self._cleanup()
@@ -273,6 +278,8 @@ class Conn:
             self.reader.release()
         if self._watchdog is not None:
             self._watchdog.kill(block=False)
+        if self.watchdog is not None:
+            self.watchdog.remove(self)
         for msid in list(self.publishing):
             self._stop_publishing(msid, notify=False)
         for msid in list(self.playing):

@@ -16,6 +16,7 @@ from grtmp.config import ServerConfig
 from grtmp.hooks import Hooks, as_hooks
 from grtmp.live.hub import StreamHub
 from grtmp.net.connection import Conn
+from grtmp.net.watchdog import Watchdog
 
 __all__ = ["Server"]
 
@@ -45,9 +46,13 @@ class Server:
             address = (self.config.host,
                        self.config.tls_port if ssl_context is not None else self.config.port)
         self.conns: set[Conn] = set()
+        #: One greenlet pings and times out every connection of this server.
+        self.watchdog = Watchdog(self.config)
         self.group = Pool()  # unbounded; a Pool so StreamServer can use it
         self._per_ip: Counter[str] = Counter()
         kwargs: dict[str, Any] = {"spawn": self.group}
+        if not isinstance(address, socket.socket):
+            kwargs["backlog"] = self.config.listen_backlog
         if ssl_context is not None:
             kwargs["ssl_context"] = ssl_context
         self._server = StreamServer(address, self._handle, **kwargs)
@@ -93,7 +98,7 @@ class Server:
             sock.close()
             return
         conn = Conn(sock, address, hub=self.hub, config=cfg, hooks=self.hooks,
-                    protocol="rtmps" if self.secure else "rtmp")
+                    protocol="rtmps" if self.secure else "rtmp", watchdog=self.watchdog)
         self.conns.add(conn)
         self._per_ip[ip] += 1
         try:
@@ -120,6 +125,7 @@ class Server:
             log.warning("%d connections still open after %.1fs; killing them",
                         len(self.group), timeout)
             self.group.kill(block=True, timeout=1.0)
+        self.watchdog.stop()
         log.info("stopped")
         self._stopped.set()
 

@@ -38,10 +38,12 @@ class WebHandler(WSGIHandler):
 class WebServer:
     """Serve ``app`` (a :class:`WebApp`, or any WSGI app) on ``address`` (port 0: any)."""
 
-    def __init__(self, address: tuple[str, int], app: Any):
+    def __init__(self, address: Any, app: Any, *, backlog: int | None = None):
         self.app = app
         self.group = Pool()
+        extra = {} if backlog is None or not isinstance(address, tuple) else {"backlog": backlog}
         self._server = WSGIServer(address, app, handler_class=WebHandler, spawn=self.group,
+                                  **extra,
                                   log=logging.getLogger("grtmp.web.access"),
                                   error_log=logging.getLogger("grtmp.web"))
 

@@ -46,7 +46,7 @@ _OTHER = {
     "push": ["rtmp://b/live/{name}"], "pull": ["rtmps://o/{app}/{name}"],
     "pull_idle_timeout": 3.0, "relay_ca_file": "ca.pem", "cluster": "redis://r:6379/0",
     "cluster_secret": "s", "cluster_advertise": "rtmp://n:1935", "workers": "2",
-    "http_port": 8081, "http_host": "127.0.0.2", "cors_origin": "https://example.org",
+    "listen_backlog": 511, "http_port": 8081, "http_host": "127.0.0.2", "cors_origin": "https://example.org",
     "hls_segment_duration": 4.0, "hls_part_duration": 0.5, "hls_segments": 5,
     "hls_always": True, "hls_idle_timeout": 10.0, "hls_max_waiting": 100,
 }
