@@ -21,7 +21,8 @@ class Packet:
     """A message of a stream: type, timestamp (the stream's, rebased), payload and its kind
     (:mod:`grtmp.media.tag`). ``multitrack`` marks an Enhanced RTMP multitrack message."""
 
-    __slots__ = ("type_id", "timestamp", "payload", "kind", "multitrack", "_chunks", "_single")
+    __slots__ = ("type_id", "timestamp", "payload", "kind", "multitrack", "_chunks", "_single",
+                 "_cs", "_sid", "_data")
 
     def __init__(self, type_id: int, timestamp: int, payload: bytes, kind: int = KIND_OTHER,
                  multitrack: bool = False):
@@ -32,18 +33,27 @@ class Packet:
         self.multitrack = multitrack
         self._chunks: dict[Any, bytes] = {}
         self._single: Any = _UNSET
+        # The first (chunk size, stream id) asked, without a dict: nearly every player of a
+        # stream asks the same one (FFmpeg and OBS play on stream 1; chunk size 4096).
+        self._cs = -1
+        self._sid = -1
+        self._data = b""
 
     def chunked(self, chunk_size: int, stream_id: int) -> bytes:
         """The wire bytes of this message for a connection with that chunk size and stream id.
 
         Raises :class:`~grtmp.errors.LimitExceeded` for a payload no message can carry.
         """
+        if chunk_size == self._cs and stream_id == self._sid:
+            return self._data
         key = (chunk_size, stream_id)
         data = self._chunks.get(key)
         if data is None:
             msg = Message(self.type_id, self.timestamp, stream_id, self.payload)
             data = chunk_message(msg, _CSID_FOR_TYPE.get(self.type_id, CSID_DATA), chunk_size)
             self._chunks[key] = data
+            if self._cs < 0:
+                self._cs, self._sid, self._data = chunk_size, stream_id, data
         return data
 
     def encoded(self, key: Any, build: Any) -> bytes:

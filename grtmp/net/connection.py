@@ -387,23 +387,21 @@ class Conn:
             self.session.reject_play(msid, exc.code, str(exc))
             return
         chunk_size = self.session.out_chunk_size
-
-        def encode(packet: Any) -> bytes:
-            return packet.chunked(chunk_size, msid)
-
         requested = time.monotonic()
 
         def encode_first(packet: Any) -> bytes:
-            # Time to first frame: until the first audio/video frame goes to the socket.
+            # Time to first frame: until the first audio/video frame goes to the socket; then
+            # the outbox's inlined chunked path (encode None) takes over.
             if outbox.encode is encode_first and (packet.type_id == VIDEO or
                                                   packet.type_id == AUDIO):
-                outbox.encode = encode
+                outbox.encode = None
                 self.hub.stats.first_frame_sent(self.protocol, time.monotonic() - requested)
-            return encode(packet)
+            return packet.chunked(chunk_size, msid)
 
         outbox = Outbox(
             self.wire, PlayerPolicy(stream, multitrack=self.session.caps.multitrack),
             queue_size=stream.config.queue_size, encode=encode_first,
+            chunk=(chunk_size, msid),
             on_notify=lambda published: self.session.play_notify(msid, name, published),
             on_lag=lambda: self._on_lag(outbox), name=self.peer)
         self.session.accept_play(msid, name, e.reset)

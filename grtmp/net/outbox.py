@@ -207,20 +207,27 @@ class Outbox:
     """One player's queue and writer greenlet over a :class:`Wire` (implements
     :class:`~grtmp.live.player.Player`).
 
-    ``encode(packet)`` gives the bytes of a packet for this player (for RTMP, the packet
-    chunked for its chunk size and message stream id); ``on_notify(published)`` produces the
+    ``encode(packet)`` gives the bytes of a packet for this player, or ``chunk`` = (chunk
+    size, message stream id) says to send it RTMP-chunked (the inlined fast path);
+    ``on_notify(published)`` produces the
     (un)publish notification in the session when the queue reaches it; ``on_lag()`` is called
     once when the policy gives up on the player.
     """
 
     def __init__(self, wire: Wire, policy: PlayerPolicy, *, queue_size: int,
-                 encode: Callable[[Packet], bytes],
+                 encode: Callable[[Packet], bytes] | None = None,
+                 chunk: tuple[int, int] | None = None,
                  on_notify: Callable[[bool], None] | None = None,
                  on_lag: Callable[[], None] | None = None, name: str = ""):
+        if encode is None and chunk is None:
+            raise ValueError("an Outbox needs encode or chunk")
         self.wire = wire
         self.policy = policy
         self.queue: Queue = Queue(maxsize=queue_size)
+        #: How a packet becomes bytes: ``encode(packet)``, or (when ``encode`` is None) the
+        #: packet chunked for ``chunk`` = (chunk size, message stream id), the fast path.
         self.encode = encode
+        self.chunk = chunk
         self.on_notify = on_notify
         self.on_lag = on_lag
         self.name = name
@@ -245,6 +252,26 @@ class Outbox:
         if self.closed:
             return
         policy = self.policy
+        # The common case, inlined (one call per player per message): a player that takes
+        # everything as it comes (PlayerPolicy.admit would return the packet unchanged),
+        # RTMP-chunked, gathering this publisher read's packets for one write.
+        if (self.encode is None and not policy.need_keyframe and not packet.multitrack
+                and policy.video and policy.audio and not policy.paused
+                and not policy.lagged_out):
+            batch = self.batch
+            if batch or (self.wire.raw is not None and not self.busy and not self.initial
+                         and not self.late and not self.queue.qsize()):
+                cs, sid = self.chunk  # type: ignore[misc]
+                try:
+                    data = packet.chunked(cs, sid)
+                except RTMPError as exc:  # cannot be sent: skip it, keep the player
+                    log.warning("%s: skipping a packet: %s", self.name, exc)
+                    return
+                if not batch:
+                    _pending.append(self)
+                batch.append(data)
+                self.batch_ts = packet.timestamp
+                return
         queue = self.queue
         p = policy.admit(packet, queue.qsize(), queue.maxsize)
         if p is None:
@@ -264,7 +291,7 @@ class Outbox:
             # Nothing is waiting for this player: gather the packet for one write with the
             # others of this publisher read (flush_pending), not through the writer greenlet.
             try:
-                data = self.encode(packet)
+                data = self._encode(packet)
             except RTMPError as exc:  # a packet that cannot be sent: skip it, keep the player
                 log.warning("%s: skipping a packet: %s", self.name, exc)
                 return
@@ -281,6 +308,13 @@ class Outbox:
             self.policy.overflow(packet)
             if self.policy.lagged_out:
                 self._lagged()
+
+    def _encode(self, packet: Packet) -> bytes:
+        encode = self.encode
+        if encode is not None:
+            return encode(packet)
+        cs, sid = self.chunk  # type: ignore[misc]
+        return packet.chunked(cs, sid)
 
     def _flush_batch(self) -> None:
         """Write the gathered packets with one non-blocking ``sendmsg``; what does not go out
@@ -375,7 +409,7 @@ class Outbox:
                     n -= 1
                     items.append(q.get_nowait())
                 self.busy = True
-                encode = self.encode  # per batch: the owner may swap it (first-frame timing)
+                encode = self._encode
                 for item in items:
                     cls = item.__class__
                     if cls is Packet:
