@@ -306,3 +306,33 @@ def test_split_aggregate_struct_path_agrees_with_declaration(tags):
     assert [(m.type_id, m.payload) for m in out] == [(t, d) for t, _, _, d in tags]
     if tags:
         assert [m.timestamp for m in out] == [(ts - tags[0][1]) % 2**32 for _, ts, _, _ in tags]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 0x7FFFFFFF), u32, u32, st.integers(0, 255), st.integers(0, 0xFFFF))
+def test_struct_builders_and_parsers_agree_with_declarations(chunk, seq, size, limit, event):
+    """The struct fast paths of wire.control produce and read what formats.control declares."""
+    assert SetChunkSize(chunk).message().payload == fmt.SetChunkSize.build(
+        {"zero": 0, "chunk_size": chunk})
+    assert Abort(seq).message().payload == fmt.Abort.build({"chunk_stream_id": seq})
+    assert Acknowledgement(seq).message().payload == fmt.Acknowledgement.build(
+        {"sequence_number": seq})
+    assert WindowAckSize(size).message().payload == fmt.WindowAcknowledgementSize.build(
+        {"acknowledgement_window_size": size})
+    bw = SetPeerBandwidth(size, limit).message().payload
+    assert bw == fmt.SetPeerBandwidth.build({"acknowledgement_window_size": size,
+                                             "limit_type": limit})
+    parsed = fmt.SetPeerBandwidth.parse(bw)
+    assert parse_control(SetPeerBandwidth(size, limit).message()) == \
+        SetPeerBandwidth(parsed.acknowledgement_window_size, int(parsed.limit_type)
+                         if int(parsed.limit_type) > 2 else PeerBandwidthLimit(limit))
+    for ctl in (StreamBegin(seq), PingRequest(seq), PingResponse(seq), SetBufferLength(seq, size)):
+        payload = ctl.message().payload
+        decl = fmt.UserControl.parse(payload)
+        assert int(decl.event_type) == ctl.event and payload[2:] == bytes(decl.event_data)
+        assert parse_control(ctl.message()) == ctl
+    raw = UnknownUserControl(event, b"\x00\x00\x00\x01") if event not in (0, 1, 2, 3, 4, 6, 7) \
+        else None
+    if raw is not None:
+        assert raw.message().payload == fmt.UserControl.build(
+            {"event_type": event, "event_data": b"\x00\x00\x00\x01"})

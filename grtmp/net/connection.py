@@ -136,17 +136,6 @@ class Conn:
         self._watchdog: gevent.Greenlet | None = None
         #: The server's shared watchdog (None: this connection watches itself).
         self.watchdog = watchdog
-        self._handlers = {
-            ev.MediaReceived: self._on_media,
-            ev.ConnectRequested: self._on_connect,
-            ev.PublishRequested: self._on_publish,
-            ev.PlayRequested: self._on_play,
-            ev.StreamEnded: self._on_stream_ended,
-            ev.DataReceived: self._on_data,
-            ev.MetadataReceived: self._on_metadata,
-            ev.Paused: self._on_paused,
-            ev.MediaSelected: self._on_media_selected,
-        }
 
     # -- what hooks read --------------------------------------------------------------------------
     @property
@@ -254,14 +243,14 @@ class Conn:
         read = reader.read_message
         receive = self.session.receive
         session = self.session
-        handlers = self._handlers
+        handlers = _HANDLERS
         wire = self.wire
         while not wire.closed:
             events = receive(read(), reader.bytes_read)
             for event in events:
                 handler = handlers.get(event.__class__)
                 if handler is not None:
-                    handler(event)
+                    handler(self, event)
             if session._out:
                 wire.flush()
             if session.closing:
@@ -499,3 +488,17 @@ class Conn:
                           description: str = "The server asks you to reconnect.") -> None:
         """Enhanced RTMP v2 Reconnect Request (see ``ServerSession.request_reconnect``)."""
         self.wire.flush(lambda: self.session.request_reconnect(tc_url, description))
+
+
+#: What the connection does with each event the session reports (one table, built once).
+_HANDLERS: dict[type, Any] = {
+    ev.MediaReceived: Conn._on_media,
+    ev.ConnectRequested: Conn._on_connect,
+    ev.PublishRequested: Conn._on_publish,
+    ev.PlayRequested: Conn._on_play,
+    ev.StreamEnded: Conn._on_stream_ended,
+    ev.DataReceived: Conn._on_data,
+    ev.MetadataReceived: Conn._on_metadata,
+    ev.Paused: Conn._on_paused,
+    ev.MediaSelected: Conn._on_media_selected,
+}

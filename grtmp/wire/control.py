@@ -59,6 +59,11 @@ __all__ = [
 
 MAX_CHUNK_SIZE = 0x7FFFFFFF
 _U32 = 0xFFFFFFFF
+# The byte layouts of formats.control, packed with struct: a connection builds these on every
+# connect and parses the peer's (tests/test_control.py proves both paths equal).
+_U32S = struct.Struct(">I")
+_U16S = struct.Struct(">H")
+_BANDWIDTH = struct.Struct(">IB")
 
 
 def _control(type_id: int, payload: bytes) -> Message:
@@ -87,8 +92,7 @@ class SetChunkSize:
             raise ValueError(f"chunk size {self.size} outside 1..0x7FFFFFFF")
 
     def message(self) -> Message:
-        return _control(SET_CHUNK_SIZE, fmt.SetChunkSize.build({"zero": 0,
-                                                               "chunk_size": self.size}))
+        return _control(SET_CHUNK_SIZE, _U32S.pack(self.size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +103,7 @@ class Abort:
     type_id: ClassVar[int] = ABORT
 
     def message(self) -> Message:
-        return _control(ABORT, fmt.Abort.build(
-            {"chunk_stream_id": _u32(self.csid, "chunk stream id")}))
+        return _control(ABORT, _U32S.pack(_u32(self.csid, "chunk stream id")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +114,7 @@ class Acknowledgement:
     type_id: ClassVar[int] = ACKNOWLEDGEMENT
 
     def message(self) -> Message:
-        return _control(ACKNOWLEDGEMENT, fmt.Acknowledgement.build(
-            {"sequence_number": int(self.sequence) & _U32}))
+        return _control(ACKNOWLEDGEMENT, _U32S.pack(int(self.sequence) & _U32))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,7 @@ class WindowAckSize:
     type_id: ClassVar[int] = WINDOW_ACK_SIZE
 
     def message(self) -> Message:
-        return _control(WINDOW_ACK_SIZE, fmt.WindowAcknowledgementSize.build(
-            {"acknowledgement_window_size": _u32(self.size, "window size")}))
+        return _control(WINDOW_ACK_SIZE, _U32S.pack(_u32(self.size, "window size")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +143,16 @@ class SetPeerBandwidth:
         limit = int(self.limit)
         if not 0 <= limit <= 0xFF:
             raise ValueError(f"limit type {limit} does not fit in 8 bits")
-        return _control(SET_PEER_BANDWIDTH, fmt.SetPeerBandwidth.build(
-            {"acknowledgement_window_size": _u32(self.size, "window size"),
-             "limit_type": limit}))
+        return _control(SET_PEER_BANDWIDTH,
+                        _BANDWIDTH.pack(_u32(self.size, "window size"), limit))
 
 
 # -- user control events (7.1.7) ------------------------------------------------------------------
 
 
 def _user_control(event: int, *values: int) -> Message:
-    data = b"".join(_u32(v, "event value").to_bytes(4, "big") for v in values)
-    return _control(USER_CONTROL, fmt.UserControl.build({"event_type": event,
-                                                        "event_data": data}))
+    data = b"".join(_U32S.pack(_u32(v, "event value")) for v in values)
+    return _control(USER_CONTROL, _U16S.pack(event) + data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +290,19 @@ def parse_control(msg: Message) -> ControlMessage:
     payload = bytes(msg.payload)
     if type_id not in CONTROL_TYPES:
         raise ProtocolError(f"message type {type_id} is not a control message")
+    # The messages every connection exchanges, with struct (same layouts as the declarations).
+    n = len(payload)
+    if type_id == WINDOW_ACK_SIZE and n >= 4:
+        return WindowAckSize(_U32S.unpack_from(payload)[0])
+    if type_id == SET_PEER_BANDWIDTH and n >= 5:
+        size, limit = _BANDWIDTH.unpack_from(payload)
+        return SetPeerBandwidth(size, PeerBandwidthLimit(limit) if limit <= 2 else limit)
+    if type_id == USER_CONTROL and n >= 6:
+        event = _U16S.unpack_from(payload)[0]
+        if event == UserControlEvent.PING_REQUEST:
+            return PingRequest(_U32S.unpack_from(payload, 2)[0])
+        if event == UserControlEvent.STREAM_BEGIN:
+            return StreamBegin(_U32S.unpack_from(payload, 2)[0])
     try:
         if type_id == SET_CHUNK_SIZE:
             _need(payload, 4, "Set Chunk Size")
