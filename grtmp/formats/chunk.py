@@ -2,7 +2,7 @@
 
 These declarations are the documentation of record for the chunk layout. The per-chunk hot path
 in :mod:`grtmp.wire.chunk` uses precomputed ``struct.Struct`` objects instead (about 30x faster); a
-property test (tests/test_formats_chunk.py) proves both agree on random headers.
+property test (tests/formats/test_formats_chunk.py) proves both agree on random headers.
 
 Chunk format (5.3.1)::
 

@@ -3,7 +3,7 @@
 The Enhanced RTMP header is a small loop (ModEx entries, then an optional Multitrack header,
 then per-track headers); each piece is declared here, and :func:`grtmp.media.tag.read_tag_header`
 walks them with plain byte reads in the order the spec's pseudocode gives (it runs per message;
-tests/test_tag.py proves it reads what these declarations read).
+tests/media/test_tag.py proves it reads what these declarations read).
 """
 
 from __future__ import annotations

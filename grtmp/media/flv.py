@@ -60,7 +60,7 @@ class FlvTagRecord:
 
 #: The tag header as two UI32: type << 24 | data size, then the 24 low timestamp bits << 8 |
 #: the upper 8 bits; stream id 0 follows. The recorder writes one per message, so this is the
-#: struct path of :data:`FlvTagHeader` (tests/test_flv.py proves they agree).
+#: struct path of :data:`FlvTagHeader` (tests/media/test_flv.py proves they agree).
 _TAG_HEADER = struct.Struct(">II")
 _STREAM_ID_0 = b"\x00\x00\x00"
 #: The reader parses one header per tag: the compiled declaration.

@@ -60,7 +60,7 @@ __all__ = [
 MAX_CHUNK_SIZE = 0x7FFFFFFF
 _U32 = 0xFFFFFFFF
 # The byte layouts of formats.control, packed with struct: a connection builds these on every
-# connect and parses the peer's (tests/test_control.py proves both paths equal).
+# connect and parses the peer's (tests/wire/test_control.py proves both paths equal).
 _U32S = struct.Struct(">I")
 _U16S = struct.Struct(">H")
 _BANDWIDTH = struct.Struct(">IB")

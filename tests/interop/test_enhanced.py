@@ -18,7 +18,7 @@ from grtmp.media.multitrack import MANY_TRACKS, build_multitrack, single_track
 from grtmp.net.client import Client
 from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
-from tests.interop.test_live import _encode_h264
+from tests.helpers.media import encode_h264_tags
 
 W, H = 160, 120
 
@@ -74,7 +74,7 @@ def test_enhanced_codecs_relay_and_record(make_server, av_peers, tmp_path, vcode
 
 def test_multitrack_only_to_players_that_declared_it(rtmp_server):
     url = f"rtmp://127.0.0.1:{rtmp_server.port}/live/mt"
-    tags = _encode_h264(12, gop=6)
+    tags = encode_h264_tags(12, gop=6)
     seq = tags[0][2]
     assert seq[:2] == b"\x17\x00"
     fancy = Client(url, socket_module=gevent.socket)
@@ -151,7 +151,7 @@ def test_enhanced_connect_capabilities_and_reconnect_request(rtmp_server):
 
 def test_grtmp_inspect_rtmp_url(rtmp_server):
     url = f"rtmp://127.0.0.1:{rtmp_server.port}/live/insp"
-    tags = _encode_h264(20, gop=10)
+    tags = encode_h264_tags(20, gop=10)
     pub = Client(url, socket_module=gevent.socket)
     pub.connect()
     pub.publish()

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from grtmp.hls import NOT_READY, BadRequest, HLSConfig, HLSStream, parse_delivery_directives
-from tests.hls_media import encode_flv, flv_messages
+from tests.helpers.hls import encode_flv, flv_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ import pytest
 
 from grtmp.hls import HLSConfig, HLSStream
 from grtmp.hls.inspect import describe_mp4
-from tests.hls_media import (
+from tests.helpers.hls import (
     H,
     W,
     encode_flv,
@@ -113,7 +113,7 @@ def test_ffmpeg_plays_the_parts(case: str, tmp_path: Path) -> None:
 _LIVE_READER = r"""
 import json, sys
 sys.path.insert(0, sys.argv[2])
-from tests.hls_media import summarize
+from tests.helpers.hls import summarize
 s = summarize(sys.argv[1], options={"live_start_index": "0"})
 print(json.dumps({k: [v.packet_hashes, [str(x) for x in v.dts]] for k, v in s.items()}))
 """

@@ -11,6 +11,7 @@ from grtmp.errors import CommandError, ConnectionClosed
 from grtmp.net.client import Client
 from grtmp.wire.message import VIDEO
 from tests.helpers import wait_until
+from tests.helpers.media import encode_h264_tags
 
 W, H = 160, 120
 
@@ -115,43 +116,9 @@ def test_ffmpeg_publisher_takes_over_and_the_player_goes_on(rtmp_server, av_peer
     assert got["first_video_keyframe"] is True
 
 
-def _encode_h264(frames: int, gop: int = 10) -> list[tuple[int, int, bytes]]:
-    """FLV video tag payloads (seq header first) from libx264, via PyAV's FLV muxer."""
-    import io
-
-    import av
-
-    from tests.interop.avclient import _picture
-
-    buf = io.BytesIO()
-    out = av.open(buf, "w", format="flv")
-    vs = out.add_stream("libx264", rate=25)
-    vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
-    vs.options = {"g": str(gop), "bf": "0", "preset": "ultrafast", "tune": "zerolatency"}
-    for i in range(frames):
-        f = av.VideoFrame.from_ndarray(_picture(i, W, H), format="rgb24")
-        f.pts = i
-        for pkt in vs.encode(f):
-            out.mux(pkt)
-    for pkt in vs.encode(None):
-        out.mux(pkt)
-    out.close()
-    data = buf.getvalue()
-    tags = []
-    pos = 13
-    while pos + 11 <= len(data):
-        ttype = data[pos]
-        size = int.from_bytes(data[pos + 1:pos + 4], "big")
-        ts = int.from_bytes(data[pos + 4:pos + 7], "big") | (data[pos + 7] << 24)
-        if ttype == VIDEO:
-            tags.append((ttype, ts, data[pos + 11:pos + 11 + size]))
-        pos += 11 + size + 4
-    return tags
-
-
 def test_publisher_drops_and_comes_back_player_keeps_going(rtmp_server):
     url = _url(rtmp_server, "resume")
-    tags = _encode_h264(30)
+    tags = encode_h264_tags(30)
     player = Client(url, socket_module=gevent.socket)
     player.connect()
     player.play()  # waits for a publisher (nginx-rtmp's idle streams)

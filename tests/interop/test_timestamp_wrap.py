@@ -26,8 +26,8 @@ from grtmp.net.client import Client
 from grtmp.wire.chunk import chunk_message
 from grtmp.wire.message import CSID_VIDEO, VIDEO, Message
 from tests.helpers import wait_until
+from tests.helpers.media import encode_h264_tags
 from tests.interop.avclient import frame_hash
-from tests.interop.test_live import _encode_h264
 
 MASK = 0xFFFFFFFF
 EXT = 0xFFFFFF
@@ -38,7 +38,7 @@ FRAMES = 60  # 2.4 s of stream time at 25 fps: both thresholds are crossed mid-s
 @functools.cache
 def _tags() -> tuple[tuple[int, int, bytes], ...]:
     """(type, ms, FLV video payload) from libx264: sequence header, then NAL unit packets."""
-    return tuple(t for t in _encode_h264(FRAMES, gop=10) if t[2][1] in (0, 1))
+    return tuple(t for t in encode_h264_tags(FRAMES, gop=10) if t[2][1] in (0, 1))
 
 
 def _frame_hashes(tags) -> list[str]:

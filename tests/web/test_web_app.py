@@ -2,7 +2,7 @@
 player cap, slow and broken clients, bounded blocking LL-HLS requests, viewers counted.
 
 Servers run in this process (RTMP and the web app on one hub); clients are gevent sockets
-(tests/web/webclient.py); media is synthetic FLV-shaped messages or a real encode.
+(tests/helpers/web.py); media is synthetic FLV-shaped messages or a real encode.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from grtmp.formats.flv import FlvHeader, FlvTagWithSize
 from grtmp.hooks import Hooks
 from grtmp.live.packet import Packet
 from grtmp.web import flv
-from tests.hls_media import encode_flv, flv_messages
-from tests.web.webclient import WSClient, publish, read_body, request
+from tests.helpers.hls import encode_flv, flv_messages
+from tests.helpers.web import WSClient, publish, read_body, request
 
 # -- synthetic media: an AVC-shaped stream (sequence header, keyframe every 25) -----------------
 AVC_HEADER = bytes.fromhex("1700000000") + bytes.fromhex(

@@ -15,7 +15,7 @@ import gevent
 import gevent.subprocess
 import pytest
 
-from tests.web.webclient import WSClient, free_port, request
+from tests.helpers.web import WSClient, free_port, request
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "flask_app.py"

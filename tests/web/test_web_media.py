@@ -20,8 +20,8 @@ import gevent
 import gevent.subprocess
 import pytest
 
-from tests.hls_media import H, W, encode_flv, flv_messages, summarize
-from tests.web.webclient import LLHLSFollower, WSClient, publish, read_body, request
+from tests.helpers.hls import H, W, encode_flv, flv_messages, summarize
+from tests.helpers.web import LLHLSFollower, WSClient, publish, read_body, request
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -40,8 +40,7 @@ from grtmp.hls.inspect import parse_mp4
 from grtmp.hls.playlist import advance_part_limit, get_resource, has_part, reload_ready
 from grtmp.hls.source import MediaSample
 from grtmp.media import parse_av1_config
-from tests.hls_media import encode_flv, flv_messages, publish, uris
-from tests.test_mp4_formats import AAC, ASC, AVCC, OPUS, VIDEO
+from tests.helpers.hls import AAC, ASC, AVCC, OPUS, VIDEO, encode_flv, flv_messages, publish, uris
 
 # --------------------------------------------------------------------------------------------
 # Helpers: a synthetic stream (25 fps video, key frame every `gop`, AAC 48 kHz)

@@ -41,68 +41,15 @@ from grtmp.media.flv import FLVReader
 av = pytest.importorskip("av")
 np = pytest.importorskip("numpy")
 
-WIDTH, HEIGHT = 70, 38  # not multiples of 16 (or 8): exercises SPS cropping / conformance
-FRAMES = 10
-FPS = 25
-
-
-# --------------------------------------------------------------------------------------------
-# Shared helpers: tiny encodes muxed to FLV in memory by FFmpeg
-# --------------------------------------------------------------------------------------------
-
-
-def have(codec: str) -> bool:
-    return codec in av.codecs_available
-
-
-def encode_video(codec: str, width: int = WIDTH, height: int = HEIGHT, frames: int = FRAMES,
-                 options: dict[str, str] | None = None) -> bytes:
-    """Encode ``frames`` frames with ``codec`` and mux them to an FLV file in memory."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="flv") as out:
-        s = out.add_stream(codec, rate=FPS)
-        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        if options:
-            s.options = options
-        for i in range(frames):
-            img = np.zeros((height, width, 3), np.uint8)
-            img[:, : (i * 7) % width] = 200
-            img[: (i * 3) % height, :, 1] = 90
-            f = av.VideoFrame.from_ndarray(img, format="rgb24")
-            f.pts = i
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return buf.getvalue()
-
-
-def encode_audio(codec: str, rate: int = 48000, layout: str = "stereo",
-                 frames: int = 6) -> bytes:
-    """Encode a short noise signal with ``codec`` and mux it to an FLV file in memory."""
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="flv") as out:
-        s = out.add_stream(codec, rate=rate)
-        s.layout = layout
-        fmt = s.codec_context.codec.audio_formats[0]
-        s.format = fmt.name
-        n = s.codec_context.frame_size or 1024
-        nch = len(av.AudioLayout(layout).channels)
-        rng = np.random.default_rng(1)
-        dtype = {"s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64}[
-            fmt.name.rstrip("p")]
-        for i in range(frames):
-            shape = (nch, n) if fmt.is_planar else (1, n * nch)
-            data = rng.uniform(-0.2, 0.2, shape)
-            if dtype in (np.int16, np.int32):
-                data = data * 20000
-            f = av.AudioFrame.from_ndarray(data.astype(dtype), format=fmt.name, layout=layout)
-            f.sample_rate, f.pts = rate, i * n
-            for p in s.encode(f):
-                out.mux(p)
-        for p in s.encode():
-            out.mux(p)
-    return buf.getvalue()
+from tests.helpers.media import (  # noqa: E402
+    FPS,
+    FRAMES,
+    HEIGHT,
+    WIDTH,
+    encode_audio,
+    encode_video,
+    have,
+)
 
 
 def flv_tags(data: bytes, tag_type: int | None = None) -> list[tuple[int, int, bytes]]:

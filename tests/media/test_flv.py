@@ -15,7 +15,7 @@ from grtmp.errors import FormatError
 from grtmp.formats.flv import FlvFile, FlvHeader, FlvTag, FlvTagHeader
 from grtmp.media import is_sequence_header
 from grtmp.media.flv import FLVReader, FlvTagRecord, FLVWriter, tag_header
-from tests.test_media import FRAMES, encode_audio, encode_video, have
+from tests.helpers.media import FRAMES, encode_audio, encode_video, have
 
 av = pytest.importorskip("av")
 

@@ -11,7 +11,6 @@ media payload of the fuzz corpus.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -47,9 +46,10 @@ from grtmp.media.tag import (
     iter_tracks,
     read_tag_header,
 )
+from tests.helpers import ROOT
 
 AUDIO, VIDEO, DATA_AMF0 = 8, 9, 18
-CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus"
+CORPUS = ROOT / "fuzz" / "corpus"
 
 # -- synthetic payloads -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from grtmp.cli.inspect import format_table, inspect_source, main
-from tests.test_media import HEIGHT, WIDTH, encode_audio, encode_video, have
+from tests.helpers.media import HEIGHT, WIDTH, encode_audio, encode_video, have
 
 pytest.importorskip("av")
 

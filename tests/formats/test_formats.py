@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import importlib
 import random
-from pathlib import Path
 from typing import Any
 
 import construct
@@ -19,11 +18,12 @@ import pytest
 from grtmp.amf import amf0, amf3
 from grtmp.formats import handshake as hs
 from grtmp.formats.audio import FlacStreamInfo
+from tests.helpers import ROOT
 
 MODULES = ["flv", "video", "audio", "aac", "avc", "hevc", "av1", "chunk", "control",
            "handshake", "amf"]
-FORMATS = Path(__file__).resolve().parent.parent / "grtmp" / "formats"
-CORPUS = Path(__file__).resolve().parent.parent / "fuzz" / "corpus" / "media"
+FORMATS = ROOT / "grtmp" / "formats"
+CORPUS = ROOT / "fuzz" / "corpus" / "media"
 
 SPS = bytes.fromhex("6764001facd9405005bb011000000300100000030320f1831960")
 PPS = bytes.fromhex("68ebe3cb22c0")

@@ -316,7 +316,7 @@ def self_signed_cert(tmp_path) -> tuple[str, str]:
 
 # -- redis-server for the cluster tests -------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"0123456789abcdef-cluster-secret"
 
 REDIS_SERVER = shutil.which("redis-server")

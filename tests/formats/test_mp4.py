@@ -32,18 +32,7 @@ from grtmp.hls.fmp4 import (
 from grtmp.hls.inspect import describe_mp4, format_mp4_tree, is_mp4, parse_mp4
 
 # avcC of a 160x120 libx264 ultrafast stream (Constrained Baseline, level 1.1)
-AVCC = bytes.fromhex("0142c00bffe100176742c00bda0a11f961000003000100000300320f142aa0"
-                     "01000468ce0fc8")
-ASC = bytes.fromhex("1190")  # AAC-LC 48 kHz stereo
-OPUS_HEAD = b"OpusHead" + bytes([1, 2]) + (312).to_bytes(2, "little") + (48000).to_bytes(
-    4, "little") + b"\x00\x00\x00"
-
-VIDEO = TrackConfig(kind="video", codec="avc", codec_string="avc1.42c00b", timescale=90000,
-                    config=AVCC, width=160, height=120)
-AAC = TrackConfig(kind="audio", codec="aac", codec_string="mp4a.40.2", timescale=48000,
-                  config=ASC, sample_rate=48000, channels=2)
-OPUS = TrackConfig(kind="audio", codec="opus", codec_string="opus", timescale=48000,
-                   config=OPUS_HEAD, sample_rate=48000, channels=2)
+from tests.helpers.hls import AAC, ASC, OPUS, VIDEO  # noqa: E402
 
 
 def _children(box):
