@@ -6,8 +6,9 @@ Section numbers refer to Adobe's "Action Message Format -- AMF 0" (2007) and
 The codecs in :mod:`grtmp.amf.amf0` and :mod:`grtmp.amf.amf3` decode with ``struct`` and
 slicing on the hot path (a ``connect`` or ``onMetaData`` per message);
 ``tests/amf/test_amf0.py`` and ``tests/amf/test_amf3.py`` prove with hypothesis that those
-fast paths agree with the declarations below. AMF values are recursive, so only the fixed, non-recursive pieces are declared here;
-:data:`AMF0Scalar` and :data:`AMF3Scalar` parse one self-contained value for inspection.
+fast paths agree with the declarations below. AMF values are recursive, so only the fixed,
+non-recursive pieces are declared here; :data:`AMF0Scalar` and :data:`AMF3Scalar` parse one
+self-contained value for inspection.
 """
 
 from __future__ import annotations
