@@ -36,6 +36,7 @@ import os
 import random
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -175,6 +176,8 @@ class LiveWorld:
         self._partial = b""
         self.log_lines = 0
         self.closing_lines = 0
+        #: Keep the server log (and its directory) after :meth:`close`: set on a finding.
+        self.keep_log = False
         self.inputs = 0
         deadline = time.monotonic() + 15
         while True:
@@ -329,6 +332,8 @@ class LiveWorld:
                 self.server.wait(5)
         self.log_file.close()
         self._log_reader.close()
+        if not self.keep_log:
+            shutil.rmtree(self.logdir, ignore_errors=True)
 
 
 _WORLD: LiveWorld | None = None
@@ -376,6 +381,7 @@ def loop(seconds: float, seed: int, out: Path) -> int:
                 reply_bytes += w.send(data)
                 w.check()
             except AssertionError as exc:
+                w.keep_log = True
                 out.mkdir(parents=True, exist_ok=True)
                 for i, d in enumerate(recent):
                     (out / f"live-recent-{i:02d}").write_bytes(d)
