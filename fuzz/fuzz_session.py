@@ -41,6 +41,7 @@ from grtmp.errors import CommandError, ConnectionClosed, RTMPError
 from grtmp.hooks import Hooks
 from grtmp.live.hub import StreamHub
 from grtmp.live.packet import Packet
+from grtmp.live.stream import Stream
 from grtmp.net import connection
 from grtmp.net.consume import Consumer
 from grtmp.net.outbox import Outbox
@@ -167,6 +168,9 @@ class World:
         self.counter = 0
         self.inputs = 0
         self.hub_errors: list[Any] = []
+        #: Largest payload a connection fed to a stream during the input (media, data,
+        #: metadata written out again).
+        self.relayed = [0]
         self.handler = Records()
         self.formatter = logging.Formatter("%(levelname)s %(name)s %(message)s")
         problem = self.feed_healthy()
@@ -188,7 +192,21 @@ class World:
                 errors.append((context, type_, value))
             original(context, type_, value, tb)
 
+        relayed = self.relayed
+        relayed[0] = 0
+        feed, set_metadata = Stream.feed, Stream.set_metadata
+
+        def feed_watched(stream: Stream, type_id: int, timestamp: int, payload: bytes) -> Any:
+            relayed[0] = max(relayed[0], len(payload))
+            return feed(stream, type_id, timestamp, payload)
+
+        def set_metadata_watched(stream: Stream, metadata: Any, payload: bytes) -> None:
+            relayed[0] = max(relayed[0], len(payload))
+            return set_metadata(stream, metadata, payload)
+
         old_level, old_propagate = LOGGER.level, LOGGER.propagate
+        Stream.feed = feed_watched  # type: ignore[method-assign]
+        Stream.set_metadata = set_metadata_watched  # type: ignore[method-assign]
         LOGGER.addHandler(self.handler)
         LOGGER.setLevel(logging.DEBUG)
         LOGGER.propagate = False
@@ -197,6 +215,8 @@ class World:
         try:
             yield
         finally:
+            Stream.feed = feed  # type: ignore[method-assign]
+            Stream.set_metadata = set_metadata  # type: ignore[method-assign]
             connection.Outbox = Outbox  # type: ignore[misc]
             if had_own:
                 hub.handle_error = original
@@ -316,6 +336,9 @@ def problems(w: World, conn: connection.Conn, records: list[logging.LogRecord],
         found.append(f"{len(alive)} player writer greenlet(s) outlived the connection")
         for o in alive:
             o._writer.kill(block=True, timeout=1)
+    if w.relayed[0] > CONFIG.max_message_size:
+        found.append(f"a message of {w.relayed[0]} bytes relayed to players (the limit is "
+                     f"{CONFIG.max_message_size})")
     cap = CONFIG.max_message_streams
     if cap and len(conn.session.streams) > cap:
         found.append(f"{len(conn.session.streams)} message streams (cap {cap})")
@@ -357,4 +380,6 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    main(test_one_input)
+    # Coverage feedback from grtmp and construct only: logging and gevent run on every input
+    # and instrumenting them slows the fuzzer without guiding it anywhere useful.
+    main(test_one_input, only=("grtmp", "construct"))

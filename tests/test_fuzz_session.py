@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fuzz import fuzz_session, mutate
-from fuzz.session_seeds import Builder, amf0_graph_array, session_seeds
+from fuzz.session_seeds import Builder, amf0_graph_array, amf0_graph_object, session_seeds
 from grtmp.amf import amf0
 from grtmp.amf.command import decode_command
 from grtmp.errors import ConnectionClosed
@@ -129,7 +129,7 @@ _EDITS = st.lists(st.tuples(st.integers(0, mutate.OPS - 1), st.integers(0, 2**20
 _SMALL = sorted(k for k, v in SEEDS.items() if len(v) < 12000)
 
 
-@settings(max_examples=400, deadline=None, database=None,
+@settings(max_examples=500, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(first=st.sampled_from(_SMALL), second=st.sampled_from(_SMALL), edits=_EDITS,
        opts=st.integers(0, 255))
@@ -259,6 +259,23 @@ def test_detects_uncapped_message_streams() -> None:
     with put_back() as mp:
         mp.setattr(protocol_server.ServerSession, "__init__", init)
         _fails(seed("create_100_streams"), "message streams")
+
+
+def test_detects_re_encoded_data_without_a_bound() -> None:
+    """Finding 3 put back: onMetaData written out again without ``max_size``. A 14-level graph
+    passes the decoder's expansion bound and expands to over 100 KB when written out."""
+    b = Builder().connect()
+    sid = b.publish("meta")
+    b.raw(18, sid, amf0.encode("@setDataFrame", "onMetaData")
+          + amf0_graph_object(14, "width"), csid=5)
+    data = b"\x00" + b.bytes()
+    assert any("dropping data message" in line for line in records_of(data))
+    encode_data = protocol_server.encode_data
+
+    with put_back() as mp:
+        mp.setattr(protocol_server, "encode_data",
+                   lambda *values, max_size=None: encode_data(*values, max_size=None))
+        _fails(data, "relayed to players")
 
 
 def test_detects_non_finite_numbers_taken_as_ints() -> None:
