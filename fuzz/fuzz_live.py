@@ -340,9 +340,14 @@ _WORLD: LiveWorld | None = None
 
 
 def world() -> LiveWorld:
+    """The world of the atheris runs, started at the first input. libFuzzer exits without
+    Python's ``atexit``: the server log then stays (its path is printed) for a finding."""
     global _WORLD
     if _WORLD is None:
         _WORLD = LiveWorld()
+        _WORLD.keep_log = True
+        print(f"fuzz_live: grtmp-server on port {_WORLD.port}, log {_WORLD.log_path}",
+              file=sys.stderr, flush=True)
     return _WORLD
 
 
@@ -351,6 +356,9 @@ def test_one_input(data: bytes) -> None:
     w = world()
     w.send(data)
     w.check()
+    if w.inputs % 10000 == 0:
+        print(f"fuzz_live: {w.inputs} connections; healthy pair: {w.status()}",
+              file=sys.stderr, flush=True)
 
 
 # -- the plain loop ------------------------------------------------------------------------------
@@ -364,7 +372,7 @@ def loop(seconds: float, seed: int, out: Path) -> int:
     """Mutate the seeds for ``seconds``; returns 0, or 1 with the failing inputs saved."""
     rng = random.Random(seed)
     corpus = seeds()
-    w = world()
+    w = LiveWorld()
     recent: list[bytes] = []
     start = time.monotonic()
     n = 0
