@@ -21,7 +21,10 @@ leaves behind; after every input (and letting the greenlets run) each of these i
 
 The first byte holds options: bit 0 reads through an ``io.BufferedReader`` (the ``peek`` path,
 as on a socket) instead of a bare ``BytesIO``; bit 1 installs :class:`FuzzHooks` (refusals,
-redirects and hook errors chosen by the app and stream names). The rest are the bytes.
+redirects and hook errors chosen by the app and stream names); bit 2 lets the other greenlets
+run before every 256-byte refill of the reader (:class:`FairRaw`: the players' writers then
+run while the input is read, as in the server); bit 3 makes the socket slow (every
+``sendall`` yields first). The rest are the bytes.
 Run: ``python -m fuzz.fuzz_session /tmp/work-session fuzz/corpus/session``.
 """
 
@@ -67,14 +70,19 @@ LOGGER = logging.getLogger("grtmp")
 
 
 class FakeSocket:
-    """What ``Conn`` and ``Wire`` need of a socket; ``sendall`` keeps the bytes."""
+    """What ``Conn`` and ``Wire`` need of a socket; ``sendall`` keeps the bytes. A ``slow``
+    socket lets the other greenlets run inside every ``sendall`` (as a socket whose buffer is
+    full does), so writers interleave with the connection's own greenlet mid-write."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow: bool = False) -> None:
         self.out: list[bytes] = []
         self.size = 0
         self.closed = False
+        self.slow = slow
 
     def sendall(self, data: Any) -> None:
+        if self.slow:
+            gevent.sleep(0)
         if self.closed:
             raise BrokenPipeError("socket closed")
         b = bytes(data)
@@ -251,21 +259,42 @@ def world() -> World:
     return _WORLD
 
 
-def _reader(data: bytes, buffered: bool) -> ChunkReader:
-    raw = io.BytesIO(data)
-    stream: Any = io.BufferedReader(raw, buffer_size=512) if buffered else raw
+class FairRaw(io.RawIOBase):
+    """Bytes read as the server reads a socket: the other greenlets (the players' writers) run
+    before every refill of the buffer (``_FairSocketIO`` in ``grtmp.net.connection``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._src = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        gevent.sleep(0)
+        return self._src.readinto(b)
+
+
+def _reader(data: bytes, buffered: bool, fair: bool = False) -> ChunkReader:
+    stream: Any
+    if fair:
+        stream = io.BufferedReader(FairRaw(data), buffer_size=256)
+    elif buffered:
+        stream = io.BufferedReader(io.BytesIO(data), buffer_size=512)
+    else:
+        stream = io.BytesIO(data)
     return ChunkReader(stream, max_message_size=CONFIG.max_message_size,
-                       max_chunk_streams=CONFIG.max_chunk_streams, budget=world().hub.buffer_budget)
+                       max_chunk_streams=CONFIG.max_chunk_streams,
+                       budget=world().hub.buffer_budget)
 
 
-def run(data: bytes, *, buffered: bool = False, hooks: Any = None) -> connection.Conn:
+def run(data: bytes, *, buffered: bool = False, hooks: Any = None, fair: bool = False,
+        slow: bool = False) -> connection.Conn:
     """One connection over ``data`` (bytes after the handshake), through ``Conn.run``."""
     w = world()
     w.inputs += 1
-    sock = FakeSocket()
-    conn = connection.Conn(sock, ("fuzz", w.inputs), hub=w.hub, config=CONFIG,  # type: ignore[arg-type]
-                           hooks=hooks)
-    conn.run(_reader(data, buffered))
+    sock: Any = FakeSocket(slow)
+    conn = connection.Conn(sock, ("fuzz", w.inputs), hub=w.hub, config=CONFIG, hooks=hooks)
+    conn.run(_reader(data, buffered, fair))
     return conn
 
 
@@ -373,7 +402,8 @@ def test_one_input(data: bytes) -> None:
     handler.records = []
     TrackedOutbox.made = outboxes = []
     with w.watching():
-        conn = run(body, buffered=bool(opts & 1), hooks=FuzzHooks() if opts & 2 else None)
+        conn = run(body, buffered=bool(opts & 1), hooks=FuzzHooks() if opts & 2 else None,
+                   fair=bool(opts & 4), slow=bool(opts & 8))
         settle(outboxes)
     records, handler.records = handler.records, []
     check(w, conn, records, outboxes, len(body))

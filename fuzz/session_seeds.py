@@ -13,7 +13,8 @@ createStreams. The message stream ids assume the server numbers createStream ans
 as grtmp does.
 
 Each seed is ``(label, options byte, bytes)``; the options byte is the harness's (bit 1: the
-name-driven hooks of :class:`fuzz.fuzz_session.FuzzHooks`).
+name-driven hooks of :class:`fuzz.fuzz_session.FuzzHooks`; bits 2 and 3: players' writers
+interleaved with the reading).
 """
 
 from __future__ import annotations
@@ -446,6 +447,11 @@ def attack_seeds(tags: Tags) -> Iterator[tuple[str, int, bytes]]:
     yield "publish_uncreated", 0, b.bytes()
 
 
+#: Seeds also written with options bit 2 (fair reader) and/or bit 3 (slow socket).
+_INTERLEAVED = {"publish_and_play": 12, "play_healthy": 4, "publish_multitrack_modex": 8,
+                "healthy_busy_and_full": 12}
+
+
 def session_seeds(tags: Tags) -> Iterator[tuple[str, bytes]]:
     """Every seed as ``(label, options byte + bytes)`` for the corpus."""
     sources: list[Callable[[Tags], Iterator[tuple[str, int, bytes]]]] = [valid_seeds,
@@ -453,3 +459,5 @@ def session_seeds(tags: Tags) -> Iterator[tuple[str, bytes]]:
     for source in sources:
         for label, opts, data in source(tags):
             yield label, bytes((opts,)) + data
+            if label in _INTERLEAVED:  # also with the writers running while it is read
+                yield f"{label}_interleaved", bytes((opts | _INTERLEAVED[label],)) + data
