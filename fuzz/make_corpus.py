@@ -46,6 +46,7 @@ from grtmp.wire.message import (
 )
 
 from . import fuzz_amf, fuzz_control, fuzz_media
+from .session_seeds import session_seeds
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -351,15 +352,20 @@ def handshake_seeds() -> Iterator[tuple[str, bytes]]:
             yield f"client_{name}", bytes((side,)) + b"".join(sent)
 
 
-def write_corpus(root: Path = CORPUS) -> dict[str, int]:
-    """Write every seed file (named by label and a content hash); returns files per harness."""
+def write_corpus(root: Path = CORPUS, only: list[str] | None = None) -> dict[str, int]:
+    """Write every seed file (named by label and a content hash); returns files per harness.
+
+    ``only`` names the harnesses to rewrite (default: all)."""
     tags = media_tags()
     sets = {
         "chunk": chunk_seeds(tags), "amf": amf_seeds(), "media": media_seeds(tags),
         "control": control_seeds(tags), "handshake": handshake_seeds(),
+        "session": session_seeds(tags),
     }
     counts = {}
     for harness, seeds in sets.items():
+        if only and harness not in only:
+            continue
         d = root / harness
         d.mkdir(parents=True, exist_ok=True)
         for old in d.iterdir():
@@ -376,8 +382,10 @@ def write_corpus(root: Path = CORPUS) -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=CORPUS)
+    ap.add_argument("--only", action="append", metavar="HARNESS",
+                    help="rewrite only this harness's seeds (repeatable)")
     args = ap.parse_args()
-    for harness, n in write_corpus(args.out).items():
+    for harness, n in write_corpus(args.out, args.only).items():
         print(f"{harness}: {n} seeds")
 
 

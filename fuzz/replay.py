@@ -16,7 +16,7 @@ import sys
 import traceback
 from pathlib import Path
 
-HARNESSES = ("chunk", "amf", "media", "control", "handshake")
+HARNESSES = ("chunk", "amf", "media", "control", "handshake", "session")
 
 
 def inputs(paths: list[Path]) -> list[Path]:

@@ -16,4 +16,4 @@ run() {
 }
 run chunk 8192 & run amf 4096 & wait
 run media 8192 & run control 4096 & wait
-run handshake 4096
+run handshake 4096 & run session 65536 & wait

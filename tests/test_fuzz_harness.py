@@ -153,9 +153,11 @@ def test_make_corpus_writes_every_harness(tmp_path: Path) -> None:
     from fuzz.make_corpus import write_corpus
 
     counts = write_corpus(tmp_path)
-    assert set(counts) == set(HARNESSES)
+    assert set(counts) == set(HARNESSES) | {"session"}  # session: tests/test_fuzz_session.py
     for name, n in counts.items():
         assert n >= 4, name
+        if name == "session":
+            continue
         for path in (tmp_path / name).iterdir():
             HARNESSES[name].test_one_input(path.read_bytes())
     # Real media: an FLV file PyAV wrote, whose tags the FLV harness target walks.

@@ -2,7 +2,7 @@
 
 Hypothesis builds what a real publisher sends -- C0+C1, C2, then chunked connect, createStream,
 publish, @setDataFrame, audio/video (real H.264/AAC payloads from fuzz/corpus), control
-messages -- with varied chunk sizes, chunk stream ids and timestamps, then mutates the bytes
+messages, AMF reference graphs and '%' names as command arguments -- with varied chunk sizes, chunk stream ids and timestamps, then mutates the bytes
 (flip, overwrite, truncate, delete, duplicate, insert) and sends them to an in-process server.
 
 For every example: the server closes the connection within a bound once we stop sending, it
@@ -25,7 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz.session_seeds import amf0_graph_array
 from grtmp import errors
+from grtmp.amf import amf0
 from grtmp.amf.amf0 import ECMAArray
 from grtmp.amf.command import encode_command, encode_data
 from grtmp.media.multitrack import build_multitrack
@@ -157,7 +159,8 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
         sent.append(msg)
         out.append(w.write(msg, csids[2] if type_id == VIDEO else csids[1]))
     extras = draw(st.lists(st.sampled_from(["ping", "abort", "ack", "aggregate", "play",
-                                             "delete", "unknown", "command", "command"]),
+                                             "delete", "unknown", "command", "command",
+                                             "graph", "percent"]),
                            max_size=4))
     for extra in extras:
         if extra == "ping":
@@ -174,6 +177,18 @@ def client_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
         elif extra == "delete":
             cmd(0, "deleteStream", 7, None, draw(st.sampled_from(
                 [1.0, float("nan"), float("inf"), -1.0, 2.0**40, True, "1"])))
+        elif extra == "graph":
+            # An AMF reference graph (2**levels leaves if expanded) as a command argument.
+            levels = draw(st.sampled_from([8, 12, 24, 40]))
+            name = draw(st.sampled_from(["FCPublish", "releaseStream", "play", "publish"]))
+            out.append(w.write(Message(COMMAND_AMF0, 0, draw(st.sampled_from([0, 1])),
+                                       amf0.encode(name, 11.0, None)
+                                       + amf0_graph_array(levels)), csids[0]))
+        elif extra == "percent":
+            # '%' in names a peer chooses (they must reach the log as arguments only).
+            text = draw(st.sampled_from(["%s", "%300000000s", "%d%%", "a\n%(x)s"]))
+            cmd(0, draw(st.sampled_from(["FCPublish", "releaseStream", text])), 12, None, text)
+            cmd(1, "play", 13, None, text, -2.0)
         elif extra == "command":
             # Any command, odd arguments: numbers that are NaN, names that are not strings...
             cmd(draw(st.sampled_from([0, 1, 2**31])), draw(st.sampled_from(COMMAND_NAMES)),
