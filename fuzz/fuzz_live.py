@@ -61,11 +61,13 @@ CLOSE_BOUND = 3.0
 MAX_LINE = 8192
 CORPUS = Path(__file__).parent / "corpus" / "session"
 #: Small limits, so the limit paths are reachable from one connection: the server-wide
-#: budget of partly received bytes is below what one connection may hold.
+#: budget of partly received bytes is below what one connection may hold. A second publisher
+#: of a live name is refused, so no input can take the healthy pair's stream over.
 SERVER_FLAGS = ("--max-message-size", "65536", "--max-buffered-total", "100000",
                 "--max-chunk-streams", "16", "--max-players-per-stream", "3",
                 "--no-wait", "vod", "--handshake-timeout", "3", "--idle-timeout", "5",
-                "--ping-interval", "1", "--queue-size", "256", "--log-level", "debug")
+                "--ping-interval", "1", "--queue-size", "256", "--log-level", "debug",
+                "--publisher-takeover", "never")
 #: Server log lines that are findings.
 BAD_LINE = re.compile(r"Traceback|--- Logging error ---| ERROR |internal error|Unhandled")
 

@@ -56,8 +56,10 @@ from ._harness import main
 #: Small limits, so a fuzzed input can reach every LimitExceeded path: the server-wide budget
 #: of partly received bytes is below what one reader may hold. Players of app ``live`` wait
 #: for a publisher, other apps get StreamNotFound; two players per stream at most (the healthy
-#: stream has one).
-CONFIG = ServerConfig(max_message_size=16384, max_chunk_streams=8, max_buffered_total=20000,
+#: stream has one). A second publisher of a live name is refused (``never``), so an input that
+#: publishes ``healthy`` reaches the busy path and the healthy stream stays as it was.
+CONFIG = ServerConfig(publisher_takeover="never", max_message_size=16384, max_chunk_streams=8,
+                      max_buffered_total=20000,
                       max_message_streams=16, queue_size=64, max_players_per_stream=2,
                       wait_for_publisher=frozenset({"live"}), gop_cache_max_messages=64,
                       gop_cache_max_bytes=65536, max_lag_seconds=10.0)

@@ -1,9 +1,10 @@
 """Mutated RTMP byte streams against a live server (issue #5).
 
 Hypothesis builds what a real publisher sends -- C0+C1, C2, then chunked connect, createStream,
-publish, @setDataFrame, audio/video (real H.264/AAC payloads from fuzz/corpus), control
-messages, AMF reference graphs and '%' names as command arguments -- with varied chunk sizes, chunk stream ids and timestamps, then mutates the bytes
-(flip, overwrite, truncate, delete, duplicate, insert) and sends them to an in-process server.
+publish, @setDataFrame, audio/video (real H.264/AAC payloads from fuzz/corpus), control messages,
+AMF reference graphs and '%' names as command arguments -- with varied chunk sizes, chunk stream
+ids and timestamps, then mutates the bytes (flip, overwrite, truncate, delete, duplicate, insert)
+and sends them to an in-process server.
 
 For every example: the server closes the connection within a bound once we stop sending, it
 logs at most one "closing:" line for it, naming a typed grtmp error; nothing reaches gevent's
