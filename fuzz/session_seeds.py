@@ -266,6 +266,20 @@ def valid_seeds(tags: Tags) -> Iterator[tuple[str, int, bytes]]:
     b.command(0, "deleteStream", float(play))
     yield "publish_and_play", 0, b.bytes()
 
+    # A player of its own stream that never gets to write (no greenlet runs while the input
+    # is read): its queue (64) overflows, video waits for a keyframe, a sequence header is
+    # missed and resent, and more than 10 s of stream time behind the player is cut off.
+    b = Builder().connect()
+    pub = b.publish("lag")
+    b.play("lag")
+    header, key, inter = h264[0], (VIDEO, 0, b"\x17\x01\x00\x00\x00" + bytes(12)), \
+        (VIDEO, 0, b"\x27\x01\x00\x00\x00" + bytes(8))
+    frames = [header] + [key if i % 25 == 0 else inter for i in range(300)]
+    frames.insert(90, header)
+    for i, (type_id, _ts, p) in enumerate(frames):
+        b.s.send_media(pub, type_id, 100 * i, p)
+    yield "publish_and_play_lagging", 0, b.bytes()
+
     # Players: the healthy stream (a second player), a name nobody publishes (waits), an
     # app whose players do not wait (StreamNotFound), play2, and the small calls.
     b = Builder().connect()
