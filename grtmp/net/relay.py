@@ -5,7 +5,9 @@ stream's publisher: exactly one upstream connection per (stream, process), whate
 of local players and protocols. It starts on the first play (the hub asks
 :meth:`Relays.resolve`), follows the source when it moves (a new owner in the cluster
 directory after a takeover or a crash) and is released ``pull_idle_timeout`` seconds after
-the last player left.
+the last player left. Players that wait for a name nobody publishes yet, in a process with a
+cluster directory (``--workers``, ``--cluster``), get a pull that keeps looking the name up
+(every :data:`SOURCE_POLL` seconds) and starts as soon as another worker or node publishes it.
 
 A :class:`Push` is a player of a local stream that publishes it to one target (``rtmp://`` or
 ``rtmps://``), through the same outbox and policy as any player, so a slow target drops to
@@ -48,6 +50,8 @@ log = logging.getLogger("grtmp.relay")
 
 #: What a relay declares in connect, so an Enhanced RTMP upstream sends every codec and track.
 ENHANCED_CONNECT = {"fourCcList": list(SUPPORTED_FOURCCS), "capsEx": float(0x01 | 0x02 | 0x04)}
+#: Seconds between directory look-ups of a pull whose stream is published nowhere yet.
+SOURCE_POLL = 0.25
 _SET_DATA_FRAME = amf0.encode("@setDataFrame")
 _ON_METADATA = amf0.encode("onMetaData")
 
@@ -110,13 +114,18 @@ class Pull:
                 except RTMPError as exc:
                     log.info("pull %s/%s: no source: %s", self.app, peer_text(self.name), exc)
                     url = None
-                if url and not self._local_publisher():
-                    if self._pull_once(url):
-                        backoff.reset()
+                if self._local_publisher():
+                    break  # published here now; if it goes, Relays follows the name again
+                if url and self._pull_once(url):
+                    backoff.reset()
                 if self.stopped or self.relays.release_if_idle(self):
                     break
-                self.state = "retrying"
-                gevent.sleep(backoff.next())
+                if url:
+                    self.state = "retrying"
+                    gevent.sleep(backoff.next())
+                else:
+                    self.state = "waiting"  # for someone to publish the name somewhere
+                    gevent.sleep(SOURCE_POLL)
         finally:
             self.state = "stopped"
             stream = hub.get(self.app, self.name)
@@ -350,8 +359,10 @@ class Relays:
             except DirectoryUnavailable as exc:
                 raise StreamNotFound(f"No such stream: {name} (directory unavailable)") \
                     from exc
-            if url is None:
+            if url is None and not self.config.for_app(app).waits_for_publisher(app):
                 return False
+            # Published elsewhere: pull it now; else the players wait and the pull keeps
+            # looking the name up until another worker or node publishes it.
             return self._start_pull(app, name, lambda: self._owner_url(app, name))
         return False
 

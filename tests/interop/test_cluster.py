@@ -289,3 +289,27 @@ def test_workers_share_the_port_and_a_dead_worker_comes_back(closing):
     for p in late:
         closing(p)
     assert wait_until(lambda: all(len(p.got) >= 10 for p in late), timeout=20), node.text
+
+
+def test_workers_players_waiting_before_the_publish_all_get_it(closing):
+    """Players that arrive before the publisher wait on whichever worker took them; the one
+    without the publish pulls it from the other as soon as it is published."""
+    port = free_port()
+    node = Node("--workers", "2", port=port, ready=2)
+    closing(node)
+    players = [Player(f"rtmp://127.0.0.1:{port}/live/early") for _ in range(12)]
+    for p in players:
+        closing(p)
+    assert wait_until(lambda: node.count(r"play 'early'") >= 12, timeout=20), node.text
+    pub = Publisher(f"rtmp://127.0.0.1:{port}/live/early")
+    closing(pub)
+    assert wait_until(lambda: all(len(p.got) >= 20 for p in players), timeout=20), node.text
+    assert all(contiguous(p.numbers) for p in players)
+    owner = re.search(r"worker-(\d) grtmp\.session: \[[^]]*\] publish 'early'", node.text)
+    assert owner, node.text
+    other = 1 - int(owner.group(1))
+    if node.count(rf"worker-{other} grtmp\.session: \[[^]]*\] play 'early'"):
+        assert node.count(rf"worker-{other} grtmp\.relay: pulling live/early") == 1, node.text
+    # The first frames reached every player soon after the publish (one look-up period).
+    firsts = [p.got[0][1] - pub.started for p in players]
+    assert max(firsts) < 3.0, firsts
