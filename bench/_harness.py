@@ -77,7 +77,8 @@ _NGINX_MODULES = ("/usr/lib/nginx/modules/ngx_rtmp_module.so",
                   "/usr/lib64/nginx/modules/ngx_rtmp_module.so",
                   "/usr/local/nginx/modules/ngx_rtmp_module.so")
 
-GRTMP_CMD = "{python} -m grtmp.cli.server --host 127.0.0.1 --port {port} --log-level warning"
+GRTMP_CMD = ("{python} -m grtmp.cli.server --host 127.0.0.1 --port {port} --http-port 0 "
+             "--log-level warning")
 
 
 # -- limits ----------------------------------------------------------------------------------

@@ -360,7 +360,12 @@ def workers_section(rec: dict[str, Any] | None, targets: list[list[str]]) -> lis
     lines += ["", f"Workload: {rec.get('workload', '?')}. The load generator counts as the "
               "bottleneck when its players' or publisher's process used more than 90 % of a "
               "core, or the machine had no idle CPU left (above 95 % of all cores), over the "
-              "window.", "", machine_line(rec), ""]
+              "window. One unpaced publisher feeds one worker, which fans out to its share of "
+              "the players plus one internal pull to each other worker that has players; so "
+              "the stream's pace is set by one publisher connection and the players' single "
+              "load process, and on two shared cores a second worker mostly splits the same "
+              "work (see the server CPU per GB) rather than adding throughput.", "",
+              machine_line(rec), ""]
     return lines
 
 
@@ -399,10 +404,11 @@ at 10 ms, too coarse for nginx's small figures), memory `VmRSS`/`VmHWM`. The loa
 are raw-socket RTMP clients in one `selectors` loop per process (`bench/_rtmp.py`; only
 `grtmp.amf0` is borrowed from grtmp), so both servers see exactly the same bytes.
 
-**Noise.** These figures come from a shared 2-core virtual machine where other jobs (test
-suites of other work in progress) ran at the same time; each run prints and records the CPU
-the rest of the machine used. Ratios from one run (servers alternating) are more telling than
-absolute figures; the grtmp figures will be redone after the performance work.
+**Noise.** These figures come from a 2-core virtual machine that other jobs may share; each
+run prints and records the CPU the rest of the machine used ("other CPU"). Ratios from one run
+(servers alternating, same clients) are more telling than absolute figures. The server, its
+load generators and the publisher share the same two cores, so figures that need a free core
+(the multi-worker one above all) are bounded by the machine, not only by the server.
 """
 
 
