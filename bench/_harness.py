@@ -346,7 +346,10 @@ def start_grtmp(port: int, workdir: str, template: str = GRTMP_CMD,
 def grtmp_supports(flag: str, template: str = GRTMP_CMD) -> bool:
     """Whether ``grtmp-server --help`` (through ``template``) lists ``flag``."""
     cmd = shlex.split(template.format(python=shlex.quote(sys.executable), port=0))
-    cmd = [c for c in cmd if c not in ("--port", "0")]
+    for i, c in enumerate(cmd):  # --help needs no port
+        if c == "--port":
+            del cmd[i:i + 2]
+            break
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH", "")) if p)
     try:

@@ -263,7 +263,7 @@ def world() -> World:
 
 class FairRaw(io.RawIOBase):
     """Bytes read as the server reads a socket: the other greenlets (the players' writers) run
-    before every refill of the buffer (``_FairSocketIO`` in ``grtmp.net.connection``)."""
+    before every refill of the buffer (``FairSocketIO`` in ``grtmp.net.fairio``)."""
 
     def __init__(self, data: bytes) -> None:
         self._src = io.BytesIO(data)

@@ -52,8 +52,11 @@ class Client:
 
     def __init__(self, url: str, *, timeout: float = 10.0, chunk_size: int = 4096,
                  socket_module: ModuleType = socket, ssl_context: Any = None,
-                 read_timeout: float | None = None):
+                 read_timeout: float | None = None, fair: bool = False):
         self.url = url
+        #: Read through :func:`grtmp.net.fairio.fair_reader` (gevent only): a relay inside a
+        #: server takes turns with the other greenlets however fast its upstream sends.
+        self.fair = fair
         self.host, self.port, self.app, self.name = parse_url(url)
         self.secure = url.startswith("rtmps:")
         #: Seconds allowed for connecting (TCP, TLS, handshake, connect, createStream...).
@@ -146,7 +149,12 @@ class Client:
         self.sock = self._socket.create_connection((self.host, self.port), timeout=self.timeout)
         if self._ssl_context is not None:
             self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
-        rfile = self._rfile = self.sock.makefile("rb")
+        if self.fair:
+            from grtmp.net.fairio import fair_reader
+
+            rfile = self._rfile = fair_reader(self.sock)
+        else:
+            rfile = self._rfile = self.sock.makefile("rb")
         client_handshake(rfile, self.sock.sendall)
         self.reader = ChunkReader(rfile)
         self.session.connect(**extra)

@@ -10,7 +10,6 @@ logged once with the peer address and close this connection only.
 
 from __future__ import annotations
 
-import io
 import logging
 import socket
 import time
@@ -33,7 +32,8 @@ from grtmp.live.hub import StreamHub
 from grtmp.live.player import PlayerPolicy
 from grtmp.live.stream import Stream
 from grtmp.logs import ContextLog, peer_text
-from grtmp.net.outbox import Outbox, Wire, flush_pending
+from grtmp.net.fairio import fair_reader
+from grtmp.net.outbox import Outbox, Wire
 from grtmp.net.watchdog import Watchdog, watch
 from grtmp.protocol import events as ev
 from grtmp.protocol.server import ServerSession
@@ -45,44 +45,6 @@ from grtmp.wire.message import AUDIO, DATA_AMF0, VIDEO
 __all__ = ["Conn"]
 
 logger = logging.getLogger("grtmp.session")
-
-
-class _FairSocketIO(socket.SocketIO):
-    """The connection's socket reader: before each buffer refill it writes the players'
-    batches (:func:`~grtmp.net.outbox.flush_pending`) and lets the other greenlets run.
-
-    gevent switches greenlets only when a read would block, so a peer that keeps its socket
-    full (a flood of tiny messages) would otherwise hold the whole server. The yield before
-    each refill (64 KiB) is ``gevent.sleep(0)``: it runs the greenlets already waiting and
-    costs about 4 us. It alone is not enough: a greenlet that always yields that way keeps
-    gevent's callback queue busy and the loop never reaches its timers (measured: a 10 ms
-    ticker starved for good). ``gevent.idle()`` has the opposite fault: it waits until the
-    loop has nothing else to do, so under a connection storm every reader starves (5,000
-    clients took 60 s to connect). So a peer whose reads keep filling the whole buffer for
-    more than :data:`BUSY_SLICE` seconds gets one real 1 ms sleep, which lets the loop poll
-    and fire timers, and starts a new slice.
-    """
-
-    _busy_since = 0.0
-
-    def readinto(self, b: Any) -> int | None:
-        flush_pending()  # what this read fanned out goes to the players before the next read
-        if self._busy_since and time.monotonic() - self._busy_since > BUSY_SLICE:
-            gevent.sleep(0.001)
-            self._busy_since = 0.0
-        else:
-            gevent.sleep(0)
-        n = super().readinto(b)
-        if n is not None and n == len(b):  # more is waiting: the peer keeps us busy
-            if not self._busy_since:
-                self._busy_since = time.monotonic()
-        else:
-            self._busy_since = 0.0
-        return n
-
-
-#: Seconds a connection may keep its reader busy (every refill full) before a real yield.
-BUSY_SLICE = 0.02
 
 
 class _Play:
@@ -173,7 +135,7 @@ class Conn:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
-        rfile = io.BufferedReader(_FairSocketIO(sock, "rb"), 65536)
+        rfile = fair_reader(sock)
         reader = None
         try:
             with self._ending():

@@ -194,11 +194,13 @@ class _Event:
 
 
 class _Batch:
-    """Bytes of several packets gathered for one write, queued behind the writer's work."""
+    """Several packets' bytes gathered for one write, queued behind the writer's work. It keeps
+    the list of (shared) encoded packets, not a joined copy: a backlog of many players costs
+    the packets once, not once per player."""
 
     __slots__ = ("data", "count", "timestamp")
 
-    def __init__(self, data: bytes, count: int, timestamp: int):
+    def __init__(self, data: list[bytes], count: int, timestamp: int):
         self.data = data
         self.count = count
         self.timestamp = timestamp
@@ -351,7 +353,7 @@ class Outbox:
                 self.queue.put_nowait(_Remainder(rest))
                 return
         try:
-            self.queue.put_nowait(_Batch(b"".join(batch), count, self.batch_ts))
+            self.queue.put_nowait(_Batch(batch, count, self.batch_ts))
         except Full:
             self.policy.overflow_batch(count, self.batch_ts)
             if self.policy.lagged_out:
@@ -393,14 +395,11 @@ class Outbox:
         wire = self.wire
         out: list[bytes] = []
         last_ts: list[int] = []
-        n_batched = 0
 
         def flush() -> None:
-            nonlocal n_batched
             if out:
                 data = b"".join(out) if len(out) > 1 else out[0]
-                n = len(out) + n_batched
-                n_batched = 0
+                n = len(out)
                 out.clear()
                 wire.send(data)
                 self.packets_out += n
@@ -436,9 +435,8 @@ class Outbox:
                         flush()
                         return
                     elif cls is _Batch:
-                        out.append(item.data)
+                        out.extend(item.data)
                         last_ts[:] = (item.timestamp,)
-                        n_batched += item.count - 1
                     elif cls is _Remainder:
                         flush()
                         wire.finish(item.data)

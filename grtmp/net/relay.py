@@ -338,7 +338,7 @@ class Relays:
                 self._ssl = client_context(self.config.relay_ca_file)
             ctx = self._ssl
         return Client(url, socket_module=gevent.socket, ssl_context=ctx,
-                      timeout=self.config.handshake_timeout)
+                      timeout=self.config.handshake_timeout, fair=True)
 
     # -- pulls ----------------------------------------------------------------------------------
     def resolve(self, app: str, name: str, url: str | None) -> bool:
